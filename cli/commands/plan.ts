@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { compileFleet } from '../../reconciler/compile/compile-fleet.js';
+import { formatDiagnostic } from '../../reconciler/manifests/diagnostic.js';
+import { openRevision } from '../../reconciler/manifests/git-tree.js';
+import { hasChanges, planFleet } from '../../reconciler/plan/plan.js';
+import { renderMarkdown, renderText } from '../../reconciler/plan/render.js';
+import { fleetCompileOptions } from '../compile-options.js';
+import { fail, printJson, useColour } from '../output.js';
+
+interface PlanOpts {
+  repo: string;
+  from?: string;
+  to: string;
+  format: string;
+  json?: boolean;
+}
+
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .description('Show, per host, interface and hook, what changes between two revisions. Exit 0 no change, 2 changes, 1 error.')
+    .option('--repo <dir>', 'fleet repository', '.')
+    .option('--from <rev>', 'the revision running now (omit for a first roll-out)')
+    .option('--to <rev>', 'the revision to roll out', 'HEAD')
+    .option('--format <format>', 'text | json | markdown (a pull-request comment)', 'text')
+    .option('--json', 'same as --format json')
+    .action(async (o: PlanOpts) => {
+      const format = o.json ? 'json' : o.format;
+      if (!['text', 'json', 'markdown'].includes(format)) return fail(`--format: expected text, json or markdown, got "${format}"`);
+      try {
+        const to = await openRevision(o.repo, o.to);
+        const target = await compileFleet(to, fleetCompileOptions());
+        if (!target.ok) {
+          for (const d of target.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+          if (format === 'json') printJson({ error: 'invalid', commit: to.commit, diagnostics: target.diagnostics });
+          return fail(`--to ${o.to} (${to.commit.slice(0, 12)}) is invalid: ${target.diagnostics.length} problem(s)`);
+        }
+        let current;
+        if (o.from) {
+          const from = await openRevision(o.repo, o.from);
+          const compiled = await compileFleet(from, fleetCompileOptions());
+          if (!compiled.ok) {
+            process.stderr.write(`bpfleet: warning: --from ${o.from} (${from.commit.slice(0, 12)}) is invalid; planning as a first roll-out\n`);
+          } else current = compiled.fleet;
+        }
+        const plan = planFleet(current, target.fleet);
+        if (format === 'json') printJson(plan);
+        else if (format === 'markdown') process.stdout.write(renderMarkdown(plan));
+        else process.stdout.write(renderText(plan, useColour()));
+        process.exitCode = hasChanges(plan) ? 2 : 0;
+      } catch (err) {
+        fail((err as Error).message);
+      }
+    });
+}
