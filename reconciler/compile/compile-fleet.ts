@@ -52,18 +52,23 @@ export async function compileFleet(tree: TreeReader, opts: CompileOptions = {}):
     return doc;
   };
 
-  // Programs, indexed by name@version.
+  // Programs, indexed by name@version. A program whose manifest or object is
+  // broken is reported once, at its own file; hosts using it fail silently.
   const programs = new Map<string, ProgramManifest>();
+  const broken = new Set<string>();
   for (const e of entries.filter((e) => isManifest(e.path, 'programs'))) {
     const doc = await readManifest(e.path, e.mode);
-    if (!doc) continue;
-    const { program, errors } = parseProgram(doc);
+    const { program, errors } = doc ? parseProgram(doc) : { program: undefined, errors: [] };
     diags.push(...errors);
-    if (!program) continue;
+    if (!program) {
+      const m = /^programs\/([^/]+)\/([^/]+)\.ya?ml$/.exec(e.path);
+      if (m) broken.add(`${m[1]}@${m[2]}`);
+      continue;
+    }
     const id = `${program.name}@${program.version}`;
     const prev = programs.get(id);
     if (prev) {
-      diags.push(at(doc, ['metadata', 'name'], 'DuplicateProgram', `${id} is already defined in ${prev.file}`));
+      diags.push(at(program.doc, ['metadata', 'name'], 'DuplicateProgram', `${id} is already defined in ${prev.file}`));
       continue;
     }
     programs.set(id, program);
@@ -75,13 +80,10 @@ export async function compileFleet(tree: TreeReader, opts: CompileOptions = {}):
   const objectSize = new Map<string, number>();
   for (const p of [...programs.values()].sort((a, b) => a.file.localeCompare(b.file))) {
     const bytes = await loadObject(tree, p, opts, diags);
-    if (!bytes) {
-      programs.delete(`${p.name}@${p.version}`);
-      continue;
-    }
-    const info = checkObject(p, bytes, diags);
-    if (!info) {
-      programs.delete(`${p.name}@${p.version}`);
+    const info = bytes && checkObject(p, bytes, diags);
+    if (!bytes || !info) {
+      // Reported at the program's file; hosts using it fail without repeating it.
+      broken.add(`${p.name}@${p.version}`);
       continue;
     }
     objectInfo.set(p.object.sha256, info);
@@ -114,7 +116,7 @@ export async function compileFleet(tree: TreeReader, opts: CompileOptions = {}):
   const out: FleetDesiredState = { commit: tree.commit, hosts: {}, objects: {} };
   for (const name of [...hosts.keys()].sort()) {
     const h = hosts.get(name)!;
-    const state = compileHost(h, programs, objectSize, diags);
+    const state = compileHost(h, programs, broken, objectSize, diags);
     if (state) out.hosts[name] = { state, hash: canonicalHash(state) };
   }
   // Only objects some host runs are served to agents.
@@ -207,10 +209,12 @@ function checkObject(p: ProgramManifest, bytes: Uint8Array, diags: Diagnostic[])
 function compileHost(
   h: HostManifest,
   programs: Map<string, ProgramManifest>,
+  broken: Set<string>,
   objectSize: Map<string, number>,
   diags: Diagnostic[],
 ): HostDesiredState | undefined {
   const before = diags.length;
+  let usesBroken = false;
   const state: HostDesiredState = { host: h.name, labels: sortKeys(h.labels), interfaces: [] };
   for (const iface of h.interfaces) {
     const hooks: HostDesiredState['interfaces'][number]['hooks'] = [];
@@ -221,6 +225,10 @@ function compileHost(
       for (const m of hk.chain) {
         const id = `${m.program}@${m.version}`;
         const p = programs.get(id);
+        if (broken.has(id)) {
+          usesBroken = true;
+          continue;
+        }
         if (!p) {
           const versions = [...programs.values()].filter((x) => x.name === m.program).map((x) => x.version);
           const hint = versions.length ? `; known versions: ${versions.sort().join(', ')}` : '; no program of that name exists under programs/';
@@ -261,7 +269,7 @@ function compileHost(
     }
     state.interfaces.push({ name: iface.name, hooks });
   }
-  return diags.length === before ? state : undefined;
+  return diags.length === before && !usesBroken ? state : undefined;
 }
 
 function sortKeys<T>(o: Record<string, T>): Record<string, T> {

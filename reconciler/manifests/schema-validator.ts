@@ -94,8 +94,11 @@ function describe(e: ErrorObject): string {
       const hint = closest(bad, allowed);
       return `unknown key "${bad}"` + (hint ? ` (did you mean "${hint}"?)` : allowed.length ? ` (expected one of: ${allowed.join(', ')})` : '');
     }
-    case 'type':
-      return `expected ${e.params.type}, got ${typeName(e.data)}`;
+    case 'type': {
+      // YAML reads an all-digit digest or a bare `yes` as a number or boolean.
+      const quote = e.params.type === 'string' && (typeof e.data === 'number' || typeof e.data === 'boolean') ? ' (quote the value)' : '';
+      return `expected ${e.params.type}, got ${typeName(e.data)}${quote}`;
+    }
     case 'const':
       return `expected ${JSON.stringify(e.params.allowedValue)}, got ${JSON.stringify(e.data)}`;
     case 'enum':
