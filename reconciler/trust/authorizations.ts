@@ -72,6 +72,9 @@ function ajvMessage(e: ErrorObject): string {
     return `unknown field "${String(e.params.additionalProperty)}"`;
   }
   if (e.keyword === 'required') return `missing field "${String(e.params.missingProperty)}"`;
+  if (e.keyword === 'type' && e.params.type === 'string') {
+    return 'must be a string; quote the value (YAML read it as a number or boolean)';
+  }
   if (e.keyword === 'const') return `must be ${JSON.stringify(e.params.allowedValue)}`;
   if (e.keyword === 'pattern' && e.instancePath.endsWith('/fingerprint')) {
     return 'fingerprint must be 40 hexadecimal digits (the primary key fingerprint, as `gpg --fingerprint` prints it)';
@@ -102,7 +105,7 @@ export function parseAuthorizations(text: string, file: string): ParseAuthorizat
       }
       at(node?.range?.[0] ?? 0, e.instancePath || '/', ajvMessage(e));
     }
-    return { ok: false, errors: problems };
+    return { ok: false, errors: problems.sort((a, b) => a.line - b.line || a.col - b.col) };
   }
 
   const spec = (raw as RawDoc).spec ?? {};
