@@ -1,0 +1,59 @@
+// Pure summary of the fleet for GET /v1/fleet, `bpfleet status` and the
+// hosts-by-state metric: per host, what is desired against what it last
+// reported, and how long ago.
+
+import type { FleetStatus, HostState, HostStatus, TrustStatus } from '../../schemas/protocol.js';
+import type { HostGeneration, StoredStatus } from '../state/state-store.js';
+
+export interface HostFacts {
+  host: string;
+  desired: HostGeneration | null;
+  status: StoredStatus | null;
+}
+
+/** State of one host at `now`. A report older than `staleAfterMs` makes it unreachable, whatever it said. */
+export function summarizeHost(facts: HostFacts, now: Date, staleAfterMs: number): HostStatus {
+  const { host, desired, status } = facts;
+  const desiredView = desired ? { commit: desired.commit, generation: desired.generation, hash: desired.hash } : null;
+  if (!status) return { host, state: 'unreachable', reason: 'NeverReported', desired: desiredView, reported: null };
+  const r = status.report;
+  const reported: NonNullable<HostStatus['reported']> = {
+    commit: r.commit,
+    generation: r.generation,
+    state: r.state,
+    reportedAt: r.reportedAt,
+    receivedAt: status.receivedAt,
+    driftCount: r.drift.length,
+    datapath: r.datapath,
+    agentVersion: r.agentVersion,
+    ...(r.error ? { error: r.error } : {}),
+  };
+  const verdict = (state: HostState, reason: string): HostStatus => ({ host, state, reason, desired: desiredView, reported });
+  if (now.getTime() - Date.parse(status.receivedAt) > staleAfterMs) return verdict('unreachable', 'Stale');
+  if (r.state === 'error') return verdict('error', 'AgentError');
+  if (r.state === 'drifted' || r.drift.length > 0) return verdict('drifted', 'Drift');
+  if (!desired) return verdict('applying', 'NoDesiredState');
+  if (r.generation < desired.generation) return verdict('applying', 'BehindDesired');
+  if (r.state === 'applying') return verdict('applying', 'Applying');
+  return verdict('converged', 'Converged');
+}
+
+export function summarizeFleet(args: {
+  hosts: HostFacts[];
+  trust: TrustStatus;
+  commit: string | null;
+  now: Date;
+  staleAfterMs: number;
+}): FleetStatus {
+  const hosts = [...args.hosts].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)).map((h) => summarizeHost(h, args.now, args.staleAfterMs));
+  const byState: Partial<Record<HostState, number>> = {};
+  for (const h of hosts) byState[h.state] = (byState[h.state] ?? 0) + 1;
+  return {
+    generatedAt: args.now.toISOString(),
+    staleAfterSeconds: args.staleAfterMs / 1000,
+    commit: args.commit,
+    trust: args.trust,
+    hosts,
+    summary: { total: hosts.length, byState },
+  };
+}
