@@ -3,8 +3,10 @@
 // (plan) or not converged (status).
 
 import { Command, CommanderError } from 'commander';
+import { registerDaemons } from './commands/daemons.js';
 import { registerPlan } from './commands/plan.js';
 import { registerValidate } from './commands/validate.js';
+import { registerVerify } from './commands/verify.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(): Command {
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerValidate(program);
   registerPlan(program);
+  registerVerify(program);
+  registerDaemons(program);
   return program;
 }
 

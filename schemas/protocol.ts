@@ -161,6 +161,9 @@ export interface AgentConfig {
   stateDir: string;
   selfHeal?: boolean;
   statusInterval?: number;
+  netns?: string;
+  pinRoot?: string;
+  metricsListen?: string;
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 }
 

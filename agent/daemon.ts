@@ -1,0 +1,232 @@
+// `bpfleet agent`: long-polls its host's signed desired state, applies it in
+// one transaction, and reports what runs. The datapath outlives the agent: a
+// crash, a restart or a reconciler outage never detaches anything.
+
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { readJsonFile, writeFileAtomic } from '../schemas/atomic-file.js';
+import type { AgentConfig, DesiredDocument, ReportedState, StatusReport } from '../schemas/protocol.js';
+import { validateProtocol } from '../schemas/protocol.js';
+import { applyHost, ApplyError, type ApplyReceipt } from './apply/index.js';
+import { createDesiredClient, type ClientLogger, type DesiredClient } from './client/desired-client.js';
+import type { Datapath } from './datapath/datapath.js';
+import { createKernelDatapath } from './datapath/kernel/index.js';
+import { createSimDatapath } from './datapath/sim/index.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentDaemon {
+  datapath: Datapath;
+  client: DesiredClient;
+  /** Report status now (tests and shutdown). */
+  report(): Promise<void>;
+  metricsUrl?: string;
+  close(): Promise<void>;
+}
+
+/** The last applied document, kept so self-heal works after a restart without asking the reconciler. */
+const lastDocPath = (dir: string) => join(dir, 'last-desired.json');
+
+export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<AgentDaemon> {
+  const token = readFileSync(cfg.tokenFile, 'utf8').trim();
+  const publicKey = readFileSync(cfg.reconcilerPublicKey, 'utf8');
+  const datapath: Datapath =
+    cfg.datapath === 'kernel' ? await createKernelDatapath({ host: cfg.host, netns: cfg.netns, pinRoot: cfg.pinRoot }) : createSimDatapath();
+  const selfHeal = cfg.selfHeal ?? true;
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'bpfleet_agent_' });
+  const applies = new Counter({ name: 'bpfleet_agent_applies_total', help: 'Apply transactions by result', labelNames: ['result'], registers: [registry] });
+  const applySeconds = new Histogram({ name: 'bpfleet_agent_apply_duration_seconds', help: 'Duration of a whole apply transaction', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] });
+  const swapSeconds = new Histogram({ name: 'bpfleet_agent_hook_step_duration_seconds', help: 'Duration of one hook step (stage+swap, params, remove)', labelNames: ['action'], buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [registry] });
+  const driftEvents = new Counter({ name: 'bpfleet_agent_drift_events_total', help: 'Drift findings by kind', labelNames: ['kind'], registers: [registry] });
+  new Gauge({
+    name: 'bpfleet_chain_member_packets',
+    help: 'Packets seen by each chain member, by verdict (read from the kernel at scrape time)',
+    labelNames: ['iface', 'hook', 'program', 'version', 'verdict'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const h of await datapath.live().catch(() => [])) {
+        const c = await datapath.counters(h).catch(() => undefined);
+        for (const m of c?.members ?? []) {
+          for (const [verdict, n] of Object.entries(m.verdicts)) this.set({ iface: h.iface, hook: h.hook, program: m.program, version: m.version, verdict }, n);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'bpfleet_root_fallback_packets',
+    help: 'Packets that reached a root program and found no chain (policy applied)',
+    labelNames: ['iface', 'hook'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const h of await datapath.live().catch(() => [])) {
+        const c = await datapath.counters(h).catch(() => undefined);
+        if (c) this.set({ iface: h.iface, hook: h.hook }, c.fallback);
+      }
+    },
+  });
+
+  let lastDoc = await readJsonFile(lastDocPath(cfg.stateDir), (v) => validateProtocol('DesiredDocument', v)).catch((err: Error) => {
+    log.warn({ err: err.message }, 'ignoring unreadable last-desired.json; waiting for the reconciler');
+    return undefined;
+  });
+  let state: ReportedState = 'converged';
+  let lastError: StatusReport['error'];
+  let lastReceipt: ApplyReceipt | undefined;
+  let applying: Promise<unknown> = Promise.resolve();
+  let client!: DesiredClient;
+
+  const apply = async (doc: DesiredDocument, heal: boolean) => {
+    state = 'applying';
+    void report(doc.generation, doc.commit);
+    const started = process.hrtime.bigint();
+    try {
+      const receipt = await applyHost({
+        datapath,
+        desired: doc.state,
+        objects: (sha) => client.fetchObject(sha),
+        selfHeal: heal,
+        commit: doc.commit,
+        log: (e) => log.debug({ ...e }, `apply: ${e.event}`),
+      });
+      lastReceipt = receipt;
+      applies.inc({ result: receipt.result });
+      for (const s of receipt.steps) swapSeconds.observe({ action: s.action }, s.durationMs / 1000);
+      await writeFileAtomic(lastDocPath(cfg.stateDir), JSON.stringify(doc));
+      lastDoc = doc;
+      state = 'converged';
+      lastError = undefined;
+      log.info({ commit: doc.commit, generation: doc.generation, result: receipt.result, steps: receipt.steps.map((s) => `${s.iface}/${s.hook}:${s.action}`), ms: receipt.durationMs }, `desired state ${receipt.result}`);
+    } catch (err) {
+      const e = err as ApplyError;
+      lastReceipt = e instanceof ApplyError ? e.receipt : undefined;
+      applies.inc({ result: 'failed' });
+      state = 'error';
+      lastError = { code: e.code ?? 'ApplyFailed', message: e.message, data: trimData((e as { data?: Record<string, unknown> }).data) };
+      log.error({ commit: doc.commit, generation: doc.generation, code: lastError.code }, e.message);
+      throw err;
+    } finally {
+      applySeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      await report(doc.generation, doc.commit);
+    }
+  };
+
+  const report = async (generation?: number, commit?: string | null) => {
+    try {
+      const live = await datapath.live();
+      const drift = await datapath.drift();
+      const applied = client?.lastApplied();
+      const body: StatusReport = {
+        host: cfg.host,
+        generation: generation ?? applied?.generation ?? 0,
+        commit: commit ?? applied?.commit ?? null,
+        state: state === 'converged' && drift.length ? 'drifted' : state,
+        hooks: live.map((h) => ({
+          iface: h.iface,
+          hook: h.hook,
+          policy: h.policy,
+          generation: h.generation,
+          members: h.members.map((m) => ({ program: m.program, version: m.version, sha256: m.sha256, progId: m.progId, tag: m.tag })),
+        })),
+        drift: drift.map((d) => ({ iface: d.iface, hook: d.hook, kind: d.kind, detail: d.detail })),
+        ...(lastError ? { error: lastError } : {}),
+        ...(lastReceipt ? { receipt: lastReceipt as unknown as Record<string, unknown> } : {}),
+        datapath: datapath.kind,
+        agentVersion: AGENT_VERSION,
+        reportedAt: new Date().toISOString(),
+      };
+      await client.reportStatus(body);
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'status report not delivered (will retry)');
+    }
+  };
+
+  client = await createDesiredClient({
+    urls: cfg.reconcilerUrls,
+    host: cfg.host,
+    token,
+    publicKey,
+    stateDir: cfg.stateDir,
+    log,
+    onRefused: (e) => log.error({ code: e.code }, e.message),
+    onDesired: (doc) => {
+      const run = applying.then(() => apply(doc, selfHeal));
+      applying = run.catch(() => undefined);
+      return run as Promise<void>;
+    },
+  });
+
+  // Drift watch and periodic status: self-heal re-applies the last applied document.
+  const tick = async () => {
+    const drift = await datapath.drift().catch(() => []);
+    for (const d of drift) driftEvents.inc({ kind: d.kind });
+    if (drift.length) {
+      log.warn({ drift: drift.map((d) => `${d.iface}/${d.hook}:${d.kind}`) }, selfHeal && lastDoc ? 'drift detected; repairing' : 'drift detected');
+      if (selfHeal && lastDoc && state !== 'applying') {
+        const doc = lastDoc;
+        const run = applying.then(() => apply(doc, true));
+        applying = run.catch(() => undefined);
+        await applying;
+        return;
+      }
+    }
+    await report();
+  };
+  const interval = setInterval(() => void tick(), (cfg.statusInterval ?? 30) * 1000);
+  interval.unref();
+
+  // A restarted agent first checks that what runs matches what it last applied.
+  if (lastDoc && selfHeal) {
+    const doc = lastDoc;
+    applying = apply(doc, true).catch(() => undefined);
+    await applying;
+  } else await report();
+  client.start();
+
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (cfg.metricsListen) {
+    const i = cfg.metricsListen.lastIndexOf(':');
+    metricsServer = createServer(async (req, res) => {
+      if (req.url === '/metrics') {
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(await registry.metrics());
+      } else if (req.url === '/healthz') {
+        res.writeHead(200).end('ok\n');
+      } else if (req.url === '/readyz') {
+        const ready = client.lastApplied() !== undefined && state !== 'error';
+        res.writeHead(ready ? 200 : 503).end(ready ? 'ready\n' : `not ready: ${state}\n`);
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => metricsServer!.listen(Number(cfg.metricsListen!.slice(i + 1)), cfg.metricsListen!.slice(0, i).replace(/^\[|\]$/g, ''), r));
+    const a = metricsServer.address() as { address: string; port: number };
+    metricsUrl = `http://${a.address}:${a.port}`;
+  }
+
+  return {
+    datapath,
+    client,
+    report: () => report(),
+    metricsUrl,
+    async close() {
+      clearInterval(interval);
+      await client.stop();
+      await applying;
+      metricsServer?.close();
+      await datapath.close();
+    },
+  };
+}
+
+/** Verifier logs can be long: keep the tail, where the reason is. */
+function trimData(data: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!data) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) out[k] = typeof v === 'string' && v.length > 4000 ? `…${v.slice(-4000)}` : v;
+  return out;
+}
