@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import git from 'isomorphic-git';
+import { commitParents } from './payload.js';
 import { RevisionNotFoundError, type RawObject, type TrustRepository } from './repository.js';
 
 function gitdirOf(dir: string): string {
@@ -45,7 +46,27 @@ export function openGitRepository(dir: string): TrustRepository {
     }
   }
 
+  /** Peel `rev` to a commit, then follow `~N` / `^N` suffixes (first / Nth parent). */
   async function resolveCommit(rev: string): Promise<string> {
+    const m = /^(.*?)((?:[~^]\d*)*)$/.exec(rev);
+    const base = m?.[1] || rev;
+    let id = await peelToCommit(base);
+    for (const step of (m?.[2] ?? '').match(/[~^]\d*/g) ?? []) {
+      const n = step.length > 1 ? Number(step.slice(1)) : 1;
+      const hops = step[0] === '~' ? n : 1;
+      const index = step[0] === '^' ? n - 1 : 0;
+      for (let i = 0; i < hops; i++) {
+        if (step[0] === '^' && n === 0) break;
+        const parents = commitParents((await readObject(id)).raw);
+        const next = parents[index];
+        if (!next) throw new RevisionNotFoundError(rev, dir);
+        id = next;
+      }
+    }
+    return id;
+  }
+
+  async function peelToCommit(rev: string): Promise<string> {
     let id = await resolveObject(rev);
     for (let i = 0; i < 10; i++) {
       const o = await readObject(id);
