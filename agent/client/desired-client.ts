@@ -102,6 +102,7 @@ export async function createDesiredClient(opts: DesiredClientOptions): Promise<D
   let seen = applied?.generation ?? 0;
   let urlIndex = 0;
   let running = false;
+  let closed = false;
   let loop: Promise<void> | undefined;
   let abort = new AbortController();
 
@@ -189,7 +190,10 @@ export async function createDesiredClient(opts: DesiredClientOptions): Promise<D
       running = false;
       abort.abort();
       await loop;
-      await dispatcher.close();
+      if (!closed) {
+        closed = true;
+        await dispatcher.close();
+      }
     },
     pollOnce,
     lastApplied: () => applied,
