@@ -53,26 +53,29 @@ export function compileBpf(source: string, out: string, debugInfo = true): Uint8
   return readFileSync(out);
 }
 
-function projectObjects(): Record<FixtureProgram, Uint8Array> | undefined {
+function projectObjects(own: (name: string) => Uint8Array): Record<FixtureProgram | 'bad', Uint8Array> | undefined {
   const bpfDir = join(repoRoot, 'bpf');
   const haveSources = PROGRAMS.every((p) => existsSync(join(bpfDir, `${p}.bpf.c`)));
   if (!haveSources || !existsSync(join(bpfDir, 'Makefile'))) return undefined;
   execFileSync('make', ['-C', bpfDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const out = {} as Record<FixtureProgram, Uint8Array>;
+  const out = {} as Record<FixtureProgram | 'bad', Uint8Array>;
   for (const p of PROGRAMS) out[p] = readFileSync(join(bpfDir, 'build', `${p}.bpf.o`));
+  // The project's refused object speaks the chain protocol, so the kernel gets as far as its verifier.
+  const bad = join(bpfDir, 'build', 'test', 'bad.bpf.o');
+  out.bad = existsSync(bad) ? readFileSync(bad) : own('bad');
   return out;
 }
 
 export function buildFixtureObjects(): FixtureObjects {
   const dir = mkdtempSync(join(tmpdir(), 'bpfleet-fixtures-'));
-  const project = projectObjects();
   const own = (name: string, debugInfo = true) =>
     compileBpf(join(fixtureSources, `${name}.bpf.c`), join(dir, `${name}${debugInfo ? '' : '-nobtf'}.bpf.o`), debugInfo);
+  const project = projectObjects(own);
   const bytes = {
     counter: project?.counter ?? own('counter'),
     blocklist: project?.blocklist ?? own('blocklist'),
     ratelimit: project?.ratelimit ?? own('ratelimit'),
-    bad: own('bad'),
+    bad: project?.bad ?? own('bad'),
     noBtf: own('counter', false),
   };
   const byDigest = new Map(Object.values(bytes).map((b) => [sha256Hex(b), b]));
