@@ -270,6 +270,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       headersTimeout: opts.timeouts?.headersMs ?? 10_000,
       requestTimeout: opts.timeouts?.requestMs ?? 30_000,
       keepAliveTimeout: opts.timeouts?.keepAliveMs ?? 5_000,
+      // node enforces headers/request timeouts only on this sweep (default 30 s).
+      connectionsCheckingInterval: Math.min(1_000, opts.timeouts?.headersMs ?? 1_000),
     },
     (req, res) => {
       let route = 'unmatched';
