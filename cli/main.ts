@@ -4,7 +4,9 @@
 
 import { Command, CommanderError } from 'commander';
 import { registerDaemons } from './commands/daemons.js';
+import { registerHistory } from './commands/history.js';
 import { registerPlan } from './commands/plan.js';
+import { registerStatus } from './commands/status.js';
 import { registerValidate } from './commands/validate.js';
 import { registerVerify } from './commands/verify.js';
 import { VERSION } from './version.js';
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerVerify(program);
   registerDaemons(program);
+  registerHistory(program);
+  registerStatus(program);
   return program;
 }
 

@@ -56,6 +56,22 @@ describe.skipIf(skipKernel)('control loop (kernel datapath)', () => {
     expect(chainOf(f, 'edge-2').desired!.commit).toBe(change);
   });
 
+  it('bpfleet status shows the fleet converged (exit 0) and history shows who changed what', async () => {
+    const st = h.cli('status', '--server', h.url);
+    expect(st.stderr).toBe('');
+    expect(st.status).toBe(0);
+    expect(st.stdout).toMatch(/edge-2\s+\S*\s*[0-9a-f]{7,12}/);
+    expect(st.stdout).toContain('converged');
+    const hist = h.cli('history', '--repo', h.repo, '--host', 'edge-2', '--state-dir', h.reconcilerStateDir, '--json');
+    expect(hist.status).toBe(0);
+    const [edge2] = JSON.parse(hist.stdout);
+    expect(edge2.host).toBe('edge-2');
+    expect(edge2.entries.map((e: { commit: string }) => e.commit)).toEqual([change, h.introduction]);
+    expect(edge2.entries[0]).toMatchObject({ change: 'changed', signer: { principal: 'alice@example.org', fingerprint: h.signer.fingerprint }, hooks: [{ iface: 'vethb', hook: 'xdp', kind: 'replaced' }] });
+    expect(edge2.entries[0].applied.length).toBeGreaterThanOrEqual(1);
+    expect(edge2.entries[1].change).toBe('added');
+  });
+
   it('a signed git revert brings the previous chains back', async () => {
     git(h.repo, [...h.signer.gitArgs, 'revert', '--no-edit', '-S', 'HEAD']);
     const revert = git(h.repo, ['rev-parse', 'HEAD']);

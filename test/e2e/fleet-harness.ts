@@ -3,7 +3,7 @@
 // host, each host a network namespace with a veth pair (kernel datapath) or
 // nothing at all (sim). Everything it starts it stops, by pid.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -14,7 +14,7 @@ import type { FleetStatus } from '../../schemas/protocol.js';
 import { generateSigningKey } from '../../reconciler/signing/key-files.js';
 import { EXAMPLE_REPO } from '../fleet/example-tree.js';
 import { createVethPair, type VethPair } from '../netns.js';
-import { git, gitCommitSigned, initRepo, makeSshSigner, tempDir, writeAuthorizations, type SshSigner } from '../trust/fixtures.js';
+import { gitCommitSigned, initRepo, makeSshSigner, tempDir, writeAuthorizations, type SshSigner } from '../trust/fixtures.js';
 
 const BIN = new URL('../../bin/bpfleet', import.meta.url).pathname;
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -43,6 +43,9 @@ export interface Harness {
   /** Edit files in the work tree, then commit (signed unless signer is null). */
   commit(message: string, edit: (repo: string) => void, signer?: SshSigner | null): string;
   logs(name: string): string;
+  /** Runs the bpfleet CLI with the admin token in the environment. */
+  cli(...args: string[]): { status: number | null; stdout: string; stderr: string };
+  reconcilerStateDir: string;
   cleanup(): Promise<void>;
 }
 
@@ -184,6 +187,11 @@ export async function createHarness(o: HarnessOptions): Promise<Harness> {
       return gitCommitSigned(repo, who, message);
     },
     logs: (name) => out.get(name) ?? '',
+    cli: (...args) => {
+      const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, BPFLEET_TOKEN: adminToken, NO_COLOR: '1' } });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    },
+    reconcilerStateDir: join(dir, 'reconciler-state'),
     async cleanup() {
       for (const name of [...procs.keys()]) await stop(name, 'SIGTERM');
       for (const [, pair] of pairs) {
@@ -193,6 +201,5 @@ export async function createHarness(o: HarnessOptions): Promise<Harness> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  void git;
   return h;
 }
