@@ -112,7 +112,7 @@ export interface TrustStatus {
 export interface HostStatus {
   host: string;
   state: HostState;
-  /** Why: Converged, NeverReported, Stale, BehindDesired, AgentError, Drift, Applying, NoDesiredState. */
+  /** Why: Converged, NeverReported, Stale, BehindDesired, AgentAhead, AgentError, Drift, Applying, NoDesiredState. */
   reason: string;
   desired: { commit: string; generation: number; hash: string } | null;
   reported: {

@@ -33,6 +33,10 @@ export function summarizeHost(facts: HostFacts, now: Date, staleAfterMs: number)
   if (r.state === 'error') return verdict('error', 'AgentError');
   if (r.state === 'drifted' || r.drift.length > 0) return verdict('drifted', 'Drift');
   if (!desired) return verdict('applying', 'NoDesiredState');
+  // Generations are persisted before they are served, so an agent can never be
+  // ahead legitimately: the reconciler's state was lost or restored from an old
+  // backup, and the agent will (rightly) refuse every older generation.
+  if (r.generation > desired.generation) return verdict('error', 'AgentAhead');
   if (r.generation < desired.generation) return verdict('applying', 'BehindDesired');
   if (r.state === 'applying') return verdict('applying', 'Applying');
   return verdict('converged', 'Converged');
