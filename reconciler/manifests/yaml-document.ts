@@ -26,7 +26,8 @@ export function parseYaml(file: string, text: string): { doc?: ParsedYaml; error
     strict: true,
   } as const;
   const docs = parseAllDocuments(text, options);
-  if (!Array.isArray(docs)) {
+  // yaml returns an empty stream (an empty array) for an empty or comment-only file.
+  if (!Array.isArray(docs) || docs.length === 0) {
     return { errors: [{ file, line: 1, col: 1, code: 'EmptyFile', message: 'expected a YAML document, found an empty file' }] };
   }
   const errors: Diagnostic[] = [];
