@@ -78,19 +78,29 @@ export async function createKernelDatapath(opts: KernelDatapathOptions): Promise
     return refs;
   }
 
+  // Generation records are immutable apart from paramsHash, so the fields used
+  // to match and collect (progId, statsPin) are cached; paramsHash is re-read.
+  const metaCache = new Map<string, GenerationMeta>();
   const generations = (hp: HookPins) =>
     listGenerations(hp).flatMap((n) => {
-      const m = readMeta<GenerationMeta>(generationPins(hp, n).meta);
+      const path = generationPins(hp, n).meta;
+      let m = metaCache.get(path);
+      if (!m) {
+        m = readMeta<GenerationMeta>(path) ?? undefined;
+        if (m) metaCache.set(path, m);
+      }
       return m ? [m] : [];
     });
+  const fresh = (hp: HookPins, g: GenerationMeta | null | undefined) => (g ? readMeta<GenerationMeta>(generationPins(hp, g.generation).meta) : null);
+  const forget = (hp: HookPins, n: number) => metaCache.delete(generationPins(hp, n).meta);
 
   /** The generation the kernel runs: the one whose head sits in the root's slot 0. */
   function activeGeneration(hp: HookPins, hm: HookMeta): GenerationMeta | null {
     const gens = generations(hp);
     const slot = slotProgId(hp);
-    if (slot) return gens.find((g) => g.members[0]?.progId === slot) ?? null;
+    if (slot) return fresh(hp, gens.find((g) => g.members[0]?.progId === slot));
     const rec = gens.find((g) => g.generation === hm.active);
-    return rec && rec.members.length === 0 ? rec : null;
+    return rec && rec.members.length === 0 ? fresh(hp, rec) : null;
   }
 
   const stagedGens = (hp: HookPins) => new Set([...staged.values()].filter((s) => s.hp.dir === hp.dir).map((s) => s.meta.generation));
@@ -107,6 +117,7 @@ export async function createKernelDatapath(opts: KernelDatapathOptions): Promise
         if (!hm || hm.active === n) return;
         const kept = new Set(generations(hp).filter((g) => g.generation !== n).flatMap((g) => g.members.map((m) => m.statsPin)));
         releaseGeneration(hp, n, kept);
+        forget(hp, n);
       };
       const timer = setTimeout(run, graceMs);
       timer.unref();
@@ -221,6 +232,7 @@ export async function createKernelDatapath(opts: KernelDatapathOptions): Promise
       if (s.headFd >= 0) bpf.closeFd(s.headFd);
       const kept = new Set(generations(s.hp).filter((g) => g.generation !== s.meta.generation).flatMap((g) => g.members.map((m) => m.statsPin)));
       releaseGeneration(s.hp, s.meta.generation, kept);
+      forget(s.hp, s.meta.generation);
     },
 
     async updateParams(ref: HookRef, chain: ChainMember[]): Promise<void> {
@@ -259,6 +271,7 @@ export async function createKernelDatapath(opts: KernelDatapathOptions): Promise
       cancelReleases(hp);
       for (const [h, s] of staged) if (s.hp.dir === hp.dir) (staged.delete(h), s.headFd >= 0 && bpf.closeFd(s.headFd));
       detachRoot(hp);
+      for (const n of listGenerations(hp)) forget(hp, n);
       removePins(hp.dir);
     },
 
