@@ -26,32 +26,38 @@ export interface Running<T> {
 
 function run<T>(nsPath: string, cpu: number, args: string[]): Promise<Running<T>> {
   const child: ChildProcess = spawn('nsenter', [`--net=${nsPath}`, 'taskset', '-c', String(cpu), trafficBinary(), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  running.add(child);
   let out = '';
+  // 'close' (not 'exit'): all of stdout has been read by then.
+  const closed = new Promise<void>((res) => child.once('close', () => (running.delete(child), res())));
+  const result = async (): Promise<T> => {
+    await closed;
+    return JSON.parse(out.slice('ready\n'.length)) as T;
+  };
   return new Promise((resolveReady, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`traffic ${args[0]} exited early (${code}): ${out}`)));
+    void closed.then(() => reject(new Error(`traffic ${args[0]} exited before it was ready: ${out}`)));
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.startsWith('ready\n')) {
-        child.removeAllListeners('exit');
         resolveReady({
           pid: child.pid!,
-          stop: () =>
-            new Promise<T>((res, rej) => {
-              child.once('close', () => {
-                try {
-                  res(JSON.parse(out.slice('ready\n'.length)) as T);
-                } catch (e) {
-                  rej(e);
-                }
-              });
-              if (!child.kill('SIGINT')) rej(new Error(`cannot signal traffic ${args[0]} (pid ${child.pid})`));
-            }),
+          stop: () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+            return result();
+          },
         });
       }
     });
   });
 }
+
+const running = new Set<ChildProcess>();
+/** Kills (by pid) every traffic process this module started that is still running. */
+export function killTraffic(): void {
+  for (const c of running) c.kill('SIGKILL');
+}
+process.once('exit', killTraffic);
 
 export interface Sent {
   sentGood: number;

@@ -42,9 +42,13 @@ export function hookDrift(ref: HookRef, hp: HookPins, hm: HookMeta, active: Gene
       }
     } else {
       const type = ref.hook === 'tc-ingress' ? bpf.BPF_ATTACH_TYPE.TCX_INGRESS : bpf.BPF_ATTACH_TYPE.TCX_EGRESS;
-      for (const id of bpf.tcxProgIds(ifindex, type)) {
+      const ids = bpf.tcxProgIds(ifindex, type);
+      for (const id of ids) {
         if (id !== rootProgId) add('foreign-program', `tcx ${ref.hook} on ${ref.iface} runs program ${id} that bpfleet did not attach`);
       }
+      const ours = ids.filter((id) => id === rootProgId).length;
+      if (ours > 1) add('foreign-program', `tcx ${ref.hook} on ${ref.iface} runs our root ${ours} times: someone attached it again`);
+      if (ours === 0 && hm.attach === 'tcx') add('root-detached', `tcx ${ref.hook} on ${ref.iface} does not run our root ${rootProgId}`);
     }
   });
 
