@@ -78,11 +78,16 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
   let state: ReportedState = 'converged';
   let lastError: StatusReport['error'];
   let lastReceipt: ApplyReceipt | undefined;
+  // What runs now, by generation: reports carry this, not the client's record, which is
+  // written only after the apply returns (a report in between would mislabel the receipt).
+  let current: { generation: number; commit: string | null } | undefined;
   let applying: Promise<unknown> = Promise.resolve();
   let client!: DesiredClient;
 
   const apply = async (doc: DesiredDocument, heal: boolean) => {
     state = 'applying';
+    // The receipt of the previous apply must not be filed under this generation.
+    lastReceipt = undefined;
     void report(doc.generation, doc.commit);
     const started = process.hrtime.bigint();
     try {
@@ -99,6 +104,7 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
       for (const s of receipt.steps) swapSeconds.observe({ action: s.action }, s.durationMs / 1000);
       await writeFileAtomic(lastDocPath(cfg.stateDir), JSON.stringify(doc));
       lastDoc = doc;
+      current = { generation: doc.generation, commit: doc.commit };
       state = 'converged';
       lastError = undefined;
       log.info({ commit: doc.commit, generation: doc.generation, result: receipt.result, steps: receipt.steps.map((s) => `${s.iface}/${s.hook}:${s.action}`), ms: receipt.durationMs }, `desired state ${receipt.result}`);
@@ -116,11 +122,17 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
     }
   };
 
-  const report = async (generation?: number, commit?: string | null) => {
+  // Reports go out one at a time, so the reconciler sees them in order.
+  let reporting: Promise<void> = Promise.resolve();
+  const report = (generation?: number, commit?: string | null): Promise<void> => {
+    reporting = reporting.then(() => sendReport(generation, commit));
+    return reporting;
+  };
+  const sendReport = async (generation?: number, commit?: string | null) => {
     try {
       const live = await datapath.live();
       const drift = await datapath.drift();
-      const applied = client?.lastApplied();
+      const applied = current ?? client?.lastApplied();
       const body: StatusReport = {
         host: cfg.host,
         generation: generation ?? applied?.generation ?? 0,

@@ -52,9 +52,11 @@ export function createReconcileLoop(d: ReconcileDeps): ReconcileLoop {
   let lastOutcome: ReconcileOutcome | undefined;
   let lastTrust: TrustStatus = { status: 'pending' };
 
+  // `since` is when the gate entered its current verdict, kept while the verdict stays the same.
   const setTrust = (t: TrustStatus) => {
-    lastTrust = t;
-    d.publisher.setFleetInfo({ trust: t });
+    const same = t.status === lastTrust.status && t.reason === lastTrust.reason && t.commit === lastTrust.commit;
+    lastTrust = { ...t, since: same && lastTrust.since ? lastTrust.since : new Date().toISOString() };
+    d.publisher.setFleetInfo({ trust: lastTrust });
   };
 
   async function compileAt(commit: string) {
@@ -98,7 +100,6 @@ export function createReconcileLoop(d: ReconcileDeps): ReconcileLoop {
         message: auth.refusal.message,
         commit: auth.refusal.commit,
         lastAuthenticatedCommit: d.store.commits().authenticated ?? undefined,
-        since: applied,
       });
       return { step: 'authenticate', result: 'refused', reason: auth.refusal.reason, message: auth.refusal.message, commit: auth.refusal.commit };
     }
@@ -110,7 +111,7 @@ export function createReconcileLoop(d: ReconcileDeps): ReconcileLoop {
       const shown = compiled.diagnostics.slice(0, 5).map(formatDiagnostic);
       const more = compiled.diagnostics.length > shown.length ? ` (+${compiled.diagnostics.length - shown.length} more)` : '';
       const message = `commit ${head.slice(0, 12)} is invalid: ${shown.join('; ')}${more}`;
-      setTrust({ status: 'refused', reason: 'InvalidCommit', message, commit: head, lastAuthenticatedCommit: head, since: applied });
+      setTrust({ status: 'refused', reason: 'InvalidCommit', message, commit: head, lastAuthenticatedCommit: head });
       return { step: 'compile', result: 'invalid', reason: 'InvalidCommit', message, commit: head };
     }
     d.onCompiled?.(compiled.fleet, d.source.dir);
