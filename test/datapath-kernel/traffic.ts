@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VethPair } from '../netns.js';
 
-const SRC = join(import.meta.dirname, 'traffic.c');
+// Also found from dist/test/datapath-kernel/ when bench/swap.ts runs compiled.
+const SRC = [join(import.meta.dirname, 'traffic.c'), join(import.meta.dirname, '../../../test/datapath-kernel/traffic.c')].find((p) => existsSync(p))!;
 export const PORT = 7999;
 
 export function trafficBinary(): string {

@@ -50,6 +50,8 @@ export interface KernelDatapath extends Datapath {
   hookDir(ref: HookRef): string;
   /** Releases replaced generations now instead of after the grace period. */
   flushReleases(): void;
+  /** Duration of the last swap itself (the one slot update), in µs. */
+  lastSwapUs(): number;
 }
 
 interface StagedHandle {
@@ -149,6 +151,7 @@ export async function createKernelDatapath(opts: KernelDatapathOptions): Promise
     return { hp, hm, active };
   }
 
+  let lastSwapNs = 0n;
   const dp: KernelDatapath = {
     kind: 'kernel',
 
@@ -208,7 +211,14 @@ export async function createKernelDatapath(opts: KernelDatapathOptions): Promise
         ensureRootLoaded(hp, ref.hook, rootObjectDir, meta.policy);
         setRootPolicy(hp, meta.policy);
         // The swap: one update of slot 0. An empty chain is the only delete (root-only, policy applies).
-        withPinned(hp.rootSlot, (fd) => (s.headFd >= 0 ? bpf.mapUpdate(fd, u32(0), u32(s.headFd)) : bpf.mapDelete(fd, u32(0))));
+        withPinned(hp.rootSlot, (fd) => {
+          const key = u32(0);
+          const value = u32(s.headFd);
+          const t = process.hrtime.bigint();
+          if (s.headFd >= 0) bpf.mapUpdate(fd, key, value);
+          else bpf.mapDelete(fd, key);
+          lastSwapNs = process.hrtime.bigint() - t;
+        });
         const hm = readMeta<HookMeta>(hp.hookMeta)!;
         let attach = { ifindex: hm.ifindex, attach: hm.attach };
         if (!linkAlive(hp)) {
@@ -281,6 +291,7 @@ export async function createKernelDatapath(opts: KernelDatapathOptions): Promise
     },
 
     rootCounters: (ref) => readRootCounters(pinsOf(ref)),
+    lastSwapUs: () => Number(lastSwapNs) / 1e3,
     hookDir: (ref) => pinsOf(ref).dir,
     flushReleases(): void {
       for (const r of [...releases.values()]) (clearTimeout(r.timer), r.run());
