@@ -82,7 +82,7 @@ describe.skipIf(skipKernel)('kernel datapath lifecycle', () => {
     expect(err).toBeInstanceOf(DatapathError);
     expect((err as DatapathError).code).toBe('VerifierRejected');
     expect(String((err as DatapathError).data.log)).toMatch(/invalid access to packet/);
-    expect((err as DatapathError).data).toMatchObject({ program: 'bad', index: 1, iface: ref.iface, hook: 'xdp' });
+    expect((err as DatapathError).data).toMatchObject({ program: 'bad', member: 1, iface: ref.iface, hook: 'xdp' });
     expect(await dp.live()).toEqual(live);
     expect(readdirSync(join(dp.hookDir(ref), 'gen'))).toEqual(gensBefore);
     expect(readdirSync(join(dp.hookDir(ref), 'stats'))).toEqual(statsBefore);

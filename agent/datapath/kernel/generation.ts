@@ -23,11 +23,11 @@ export async function stageGeneration(hp: HookPins, generation: number, state: H
   }
   // Fetch and check every object before anything reaches the kernel.
   const bytes: Uint8Array[] = [];
-  for (const m of state.chain) {
+  for (const [member, m] of state.chain.entries()) {
     const b = await objects(m.object.sha256);
     const digest = createHash('sha256').update(b).digest('hex');
     if (digest !== m.object.sha256 || b.byteLength !== m.object.size) {
-      throw new DatapathError('DigestMismatch', `object of ${m.program}@${m.version} has sha256 ${digest}, expected ${m.object.sha256}`, { program: m.program, version: m.version, expected: m.object.sha256, actual: digest });
+      throw new DatapathError('DigestMismatch', `object of ${m.program}@${m.version} has sha256 ${digest}, expected ${m.object.sha256}`, { member, program: m.program, version: m.version, expected: m.object.sha256, actual: digest });
     }
     bytes.push(b);
   }
@@ -37,8 +37,10 @@ export async function stageGeneration(hp: HookPins, generation: number, state: H
   const before = { maps: new Set(listDir(hp.mapsDir)), stats: new Set(listDir(hp.statsDir)) };
   const chainFd = bpf.createMap(bpf.BPF_MAP_TYPE.PROG_ARRAY, 'bpfleet_gen', 4, 4, Math.max(1, state.chain.length));
   const progFds: number[] = [];
+  let loading = -1;
   try {
     const members = state.chain.map((member, index) => {
+      loading = index;
       const loaded = loadMember({ hookDir: hp.dir, hook: state.hook, generation, index, chainLength: state.chain.length, chainFd, member, bytes: bytes[index]! });
       progFds.push(loaded.progFd);
       return loaded.meta;
@@ -60,7 +62,8 @@ export async function stageGeneration(hp: HookPins, generation: number, state: H
     // Leave no new shared pins behind either.
     for (const f of listDir(hp.mapsDir)) if (!before.maps.has(f)) removePins(join(hp.mapsDir, f));
     for (const f of listDir(hp.statsDir)) if (!before.stats.has(f)) removePins(join(hp.statsDir, f));
-    if (err instanceof DatapathError) Object.assign(err.data, { generation });
+    // `member` is the chain position the contract names (Datapath errors say which member failed).
+    if (err instanceof DatapathError) Object.assign(err.data, { generation, ...(loading >= 0 && err.data.member === undefined ? { member: loading } : {}) });
     throw err;
   } finally {
     bpf.closeFd(chainFd);

@@ -187,6 +187,10 @@ export async function createKernelDatapath(opts: KernelDatapathOptions): Promise
 
     async stage(ref: HookRef, state: HookState, objects: ObjectSource): Promise<StagedGeneration> {
       if (state.hook !== ref.hook) throw new DatapathError('BadParameter', `state for ${state.hook} staged on ${ref.hook}`, { ...ref });
+      // A missing interface must fail here, before anything is loaded or pinned, not at activate().
+      if (!ns.run(() => bpf.ifindexOf(ref.iface))) {
+        throw new DatapathError('InterfaceNotFound', `interface ${ref.iface} not found${opts.netns ? ` in ${opts.netns}` : ''}`, { host: opts.host, iface: ref.iface, hook: ref.hook });
+      }
       const hp = pinsOf(ref);
       const hm = readMeta<HookMeta>(hp.hookMeta) ?? { iface: ref.iface, hook: ref.hook, ifindex: 0, attach: null, active: 0, lastGeneration: 0 };
       const generation = Math.max(hm.lastGeneration, ...listGenerations(hp), ...stagedGens(hp)) + 1;
@@ -256,16 +260,16 @@ export async function createKernelDatapath(opts: KernelDatapathOptions): Promise
       chain.forEach((c, i) => {
         const m = active.members[i]!;
         if (c.program !== m.program || c.version !== m.version) {
-          throw new DatapathError('BadParameter', `member ${i} is ${m.program}@${m.version}, not ${c.program}@${c.version}`, { ...ref, index: i });
+          throw new DatapathError('BadParameter', `member ${i} is ${m.program}@${m.version}, not ${c.program}@${c.version}`, { ...ref, member: i });
         }
         for (const b of c.bindings) {
           if (b.kind === 'global') {
             const loc = m.globals[b.symbol];
-            if (!loc) throw new DatapathError('BadParameter', `${m.program} has no global ${b.symbol}`, { ...ref, index: i });
+            if (!loc) throw new DatapathError('BadParameter', `${m.program} has no global ${b.symbol}`, { ...ref, member: i });
             globals.push({ loc, bytes: encodeGlobal(b.parameter, c.params[b.parameter], loc.size) });
           } else {
             const pin = m.mapPins[b.map];
-            if (!pin) throw new DatapathError('BadParameter', `${m.program} has no map ${b.map}`, { ...ref, index: i });
+            if (!pin) throw new DatapathError('BadParameter', `${m.program} has no map ${b.map}`, { ...ref, member: i });
             tries.push({ pin, keys: encodeLpmKeys(b.parameter, c.params[b.parameter] ?? []) });
           }
         }

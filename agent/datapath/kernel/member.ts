@@ -40,7 +40,7 @@ function internalKind(name: string): '.data' | '.bss' | '.rodata' | null {
 
 export function loadMember(l: MemberLoad): LoadedMember {
   const { member, index } = l;
-  const where = { program: member.program, version: member.version, index };
+  const where = { program: member.program, version: member.version, member: index };
   const obj = bpf.openObject(l.bytes, member.program.slice(0, 15));
   const fdsToClose: number[] = [];
   try {
@@ -129,7 +129,7 @@ export function loadMember(l: MemberLoad): LoadedMember {
       },
     };
   } catch (err) {
-    if (err instanceof DatapathError) Object.assign(err.data, { program: member.program, version: member.version, index });
+    if (err instanceof DatapathError) Object.assign(err.data, { program: member.program, version: member.version, member: index });
     throw err;
   } finally {
     bpf.closeObject(obj);

@@ -15,7 +15,9 @@ export function encodeGlobal(parameter: string, value: unknown, size: number): B
   else if (typeof value === 'boolean') n = value ? 1n : 0n;
   else throw new DatapathError('BadParameter', `parameter ${parameter} must be an integer, got ${JSON.stringify(value)}`, { parameter });
   const bits = BigInt(size * 8);
-  if (![1, 2, 4, 8].includes(size) || n < -(1n << (bits - 1n)) || n >= 1n << bits) {
+  // Bound globals are counts and rates; a negative value would wrap to a huge unsigned one.
+  if (n < 0n) throw new DatapathError('BadParameter', `parameter ${parameter}=${n} must not be negative`, { parameter, size });
+  if (![1, 2, 4, 8].includes(size) || n >= 1n << bits) {
     throw new DatapathError('BadParameter', `parameter ${parameter}=${n} does not fit a ${size}-byte global`, { parameter, size });
   }
   const buf = Buffer.alloc(8);
