@@ -81,6 +81,7 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
   // What runs now, by generation: reports carry this, not the client's record, which is
   // written only after the apply returns (a report in between would mislabel the receipt).
   let current: { generation: number; commit: string | null } | undefined;
+  let failed: { doc: DesiredDocument; attempts: number; retryAt: number } | undefined;
   let applying: Promise<unknown> = Promise.resolve();
   let client!: DesiredClient;
 
@@ -105,6 +106,7 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
       await writeFileAtomic(lastDocPath(cfg.stateDir), JSON.stringify(doc));
       lastDoc = doc;
       current = { generation: doc.generation, commit: doc.commit };
+      failed = undefined;
       state = 'converged';
       lastError = undefined;
       log.info({ commit: doc.commit, generation: doc.generation, result: receipt.result, steps: receipt.steps.map((s) => `${s.iface}/${s.hook}:${s.action}`), ms: receipt.durationMs }, `desired state ${receipt.result}`);
@@ -114,7 +116,11 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
       applies.inc({ result: 'failed' });
       state = 'error';
       lastError = { code: e.code ?? 'ApplyFailed', message: e.message, data: trimData((e as { data?: Record<string, unknown> }).data) };
-      log.error({ commit: doc.commit, generation: doc.generation, code: lastError.code }, e.message);
+      // Only the newest document is worth retrying; an older failure is superseded.
+      const attempts = failed?.doc.generation === doc.generation ? failed.attempts + 1 : 1;
+      const delayMs = Math.min(300_000, 2_000 * 2 ** (attempts - 1));
+      if (!failed || doc.generation >= failed.doc.generation) failed = { doc, attempts, retryAt: Date.now() + delayMs };
+      log.error({ commit: doc.commit, generation: doc.generation, code: lastError.code, retryInMs: delayMs }, e.message);
       throw err;
     } finally {
       applySeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -174,7 +180,19 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
   });
 
   // Drift watch and periodic status: self-heal re-applies the last applied document.
+  // A failed apply is retried with backoff (an object fetch may have failed while the
+  // reconciler restarted); a refusal that will not change (verifier) costs one stage per try.
+  const retryFailed = async () => {
+    if (state !== 'error' || !failed || Date.now() < failed.retryAt) return false;
+    const doc = failed.doc;
+    const run = applying.then(() => apply(doc, selfHeal));
+    applying = run.catch(() => undefined);
+    await applying;
+    return true;
+  };
+
   const tick = async () => {
+    if (await retryFailed()) return;
     const drift = await datapath.drift().catch(() => []);
     for (const d of drift) driftEvents.inc({ kind: d.kind });
     if (drift.length) {
