@@ -36,3 +36,36 @@ for (const remote of [false, true]) {
     });
   });
 }
+
+describe('webhook and metrics', () => {
+  it('a signed webhook makes the reconciler fetch now; /metrics records commit-to-converged', async () => {
+    const { webhookSignature } = await import('../../reconciler/server/webhook-signature.js');
+    const secret = 'hook-secret-for-tests';
+    // Fetch only once a minute: without the webhook the change would take up to 60 s.
+    const h = await createHarness({ hosts: ['edge-1'], datapath: 'sim', remote: true, fetchIntervalSeconds: 60, webhookSecret: secret });
+    harnesses.push(h);
+    await h.startReconciler();
+    await h.startAgent('edge-1');
+    await h.waitConverged(h.introduction);
+
+    const next = h.commit('edge-1: lower the rate', (repo) => {
+      const f = join(repo, 'hosts/edge-1.yaml');
+      writeFileSync(f, readFileSync(f, 'utf8').replace('ratePps: 200000', 'ratePps: 500'));
+    });
+    const body = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', after: next }));
+    const bad = await fetch(`${h.url}/v1/webhook`, { method: 'POST', body, headers: { 'x-hub-signature-256': webhookSignature('wrong', body) } });
+    expect(bad.status).toBe(401);
+    const ok = await fetch(`${h.url}/v1/webhook`, { method: 'POST', body, headers: { 'x-hub-signature-256': webhookSignature(secret, body) } });
+    expect(ok.status).toBe(202);
+    const t0 = Date.now();
+    await h.waitConverged(next, 10_000);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metrics).toMatch(/bpfleet_commits_total\{result="published",reason=""\} [1-9]/);
+    await h.waitFor(() => true, 'a tick');
+    const again = await (await fetch(`${h.url}/metrics`)).text();
+    expect(again).toMatch(/bpfleet_commit_to_converged_seconds_count [1-9]/);
+    expect(again).toMatch(/bpfleet_hosts\{state="converged"\} 1/);
+  });
+});

@@ -24,6 +24,10 @@ export interface HarnessOptions {
   datapath: 'kernel' | 'sim';
   /** Serve the repository to the reconciler as a file:// remote instead of a local path. */
   remote?: boolean;
+  /** Seconds between fetches of the remote (default 0.5). */
+  fetchIntervalSeconds?: number;
+  /** Enables POST /v1/webhook with this HMAC secret. */
+  webhookSecret?: string;
 }
 
 export interface Harness {
@@ -92,7 +96,8 @@ export async function createHarness(o: HarnessOptions): Promise<Harness> {
     stringify({
       listen: `127.0.0.1:${port}`,
       stateDir: join(dir, 'reconciler-state'),
-      repo: o.remote ? { url: `file://${repo}`, branch: 'main', fetchInterval: 0.5 } : { path: repo, branch: 'main' },
+      repo: o.remote ? { url: `file://${repo}`, branch: 'main', fetchInterval: o.fetchIntervalSeconds ?? 0.5 } : { path: repo, branch: 'main' },
+      ...(o.webhookSecret ? { webhookSecretFile: join(dir, 'webhook.secret') } : {}),
       introduction: { commit: introduction, fingerprint: signer.fingerprint },
       signingKey: key,
       hosts: Object.fromEntries([...tokens].map(([h, t]) => [h, { tokenSha256: sha(t) }])),
@@ -101,6 +106,7 @@ export async function createHarness(o: HarnessOptions): Promise<Harness> {
       logLevel: 'debug',
     }),
   );
+  if (o.webhookSecret) writeFileSync(join(dir, 'webhook.secret'), o.webhookSecret, { mode: 0o600 });
   for (const [h, t] of tokens) {
     mkdirSync(join(dir, h), { recursive: true });
     writeFileSync(join(dir, h, 'token'), t, { mode: 0o600 });

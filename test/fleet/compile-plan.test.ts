@@ -109,7 +109,7 @@ describe('plan', () => {
     const after = await fleet({
       'hosts/edge-2.yaml': null,
       'hosts/edge-3.yaml': String((await import('./example-tree.js')).exampleFiles()['hosts/edge-2.yaml']).replace('name: edge-2', 'name: edge-3'),
-      'hosts/edge-1.yaml': (t) => t.replace('ratePps: 200000', 'ratePps: 1000'),
+      'hosts/edge-1.yaml': (t: string) => t.replace('ratePps: 200000', 'ratePps: 1000'),
     } as never);
     const plan = planFleet(before, after);
     expect(plan.hosts.map((h) => `${h.host}:${h.kind}`)).toEqual(['core-1:unchanged', 'edge-1:changed', 'edge-2:removed', 'edge-3:added']);
