@@ -14,7 +14,8 @@ export function registerHistory(program: Command): void {
     .option('--json', 'print JSON on stdout')
     .action(async (o: { repo: string; rev: string; host?: string[]; stateDir?: string; json?: boolean }) => {
       try {
-        const hist = await hostHistory({ repo: o.repo, rev: o.rev, hosts: o.host, stateDir: o.stateDir, compileOptions: fleetCompileOptions() });
+        const progress = process.stderr.isTTY ? (done: number, total: number) => process.stderr.write(`\rreading commit ${done}/${total}${done === total ? '\x1b[K\r' : ''}`) : undefined;
+        const hist = await hostHistory({ repo: o.repo, rev: o.rev, hosts: o.host, stateDir: o.stateDir, compileOptions: fleetCompileOptions(), onProgress: progress });
         if (o.json) return printJson(hist);
         const dim = (s: string) => (useColour() ? `\x1b[2m${s}\x1b[0m` : s);
         if (!hist.length) process.stdout.write('no host has any history at this revision\n');

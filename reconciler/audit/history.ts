@@ -39,6 +39,8 @@ export interface HistoryOptions {
   /** The reconciler's state directory (its receipts say when agents applied what). */
   stateDir?: string;
   compileOptions?: CompileOptions;
+  /** Called after each commit is read (history compiles every commit: long histories take a while). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Walks first-parent history oldest → newest and keeps commits whose compiled host state changed. */
@@ -50,7 +52,8 @@ export async function hostHistory(o: HistoryOptions): Promise<HostHistory[]> {
   });
   const out = new Map<string, HistoryEntry[]>();
   let prev: Record<string, { hash: string; state: Parameters<typeof planHost>[1] }> = {};
-  for (const c of commits) {
+  for (const [i, c] of commits.entries()) {
+    o.onProgress?.(i + 1, commits.length);
     const compiled = await compileFleet(await openRevision(o.repo, c.commit), o.compileOptions);
     // An invalid commit was never rolled out: it changes nothing any host ran.
     if (!compiled.ok) continue;
