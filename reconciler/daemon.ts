@@ -73,6 +73,10 @@ export async function startReconciler(cfg: ReconcilerConfig, log: Logger, compil
       : await openRemoteSource({ url: cfg.repo.url, branch: cfg.repo.branch ?? 'main', cacheDir: cfg.stateDir, intervalMs: (cfg.repo.fetchInterval ?? 60) * 1000 });
 
   let publishedAt: { commit: string; at: number } | undefined;
+  // An unavailable step (remote down, disk full) is retried with backoff: the
+  // head must not wait for the next commit once the fault is gone.
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryMs = 1000;
   const loop = createReconcileLoop({
     source,
     store,
@@ -88,6 +92,12 @@ export async function startReconciler(cfg: ReconcilerConfig, log: Logger, compil
     onOutcome: (o) => {
       const reason = 'reason' in o ? o.reason : '';
       commits.inc({ result: o.result, reason });
+      clearTimeout(retryTimer);
+      if (o.result === 'unavailable') {
+        retryTimer = setTimeout(() => void loop.trigger(), retryMs);
+        retryTimer.unref();
+        retryMs = Math.min(retryMs * 2, 30_000);
+      } else retryMs = 1000;
       if (o.result === 'unchanged') return;
       const fields = { step: o.step, result: o.result, ...('commit' in o ? { commit: o.commit } : {}), ...(reason ? { reason } : {}) };
       if (o.result === 'published') {
@@ -128,6 +138,7 @@ export async function startReconciler(cfg: ReconcilerConfig, log: Logger, compil
     async close() {
       clearInterval(convergeTimer);
       clearTimeout(debounce);
+      clearTimeout(retryTimer);
       await source!.close();
       await api.close();
     },

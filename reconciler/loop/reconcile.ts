@@ -13,7 +13,7 @@ import type { FleetSource } from '../source/source.js';
 import { authenticate, type AuthResult } from '../trust/index.js';
 
 export type ReconcileOutcome =
-  | { step: 'fetch'; result: 'unavailable'; reason: string; message: string }
+  | { step: 'fetch' | 'authenticate'; result: 'unavailable'; reason: string; message: string }
   | { step: 'authenticate'; result: 'refused'; reason: string; message: string; commit: string }
   | { step: 'compile'; result: 'invalid'; reason: 'InvalidCommit'; message: string; commit: string }
   | { step: 'publish'; result: 'published'; commit: string; changed: string[]; removed: string[]; authenticated: number }
@@ -89,7 +89,10 @@ export function createReconcileLoop(d: ReconcileDeps): ReconcileLoop {
         cacheFile: d.authCacheFile,
       });
     } catch (err) {
-      const e = err as { code?: string; message: string };
+      const e = err as { code?: string; message: string; syscall?: string };
+      // A failing disk (ENOSPC, EIO...) is not a verdict on the commit: keep the
+      // last trust status and let the daemon retry.
+      if (e.syscall) return { step: 'authenticate', result: 'unavailable', reason: e.code ?? 'IoError', message: e.message };
       setTrust({ status: 'refused', reason: e.code ?? 'AuthenticationFailed', message: e.message, commit: head, lastAuthenticatedCommit: d.store.commits().authenticated ?? undefined });
       return { step: 'authenticate', result: 'refused', reason: e.code ?? 'AuthenticationFailed', message: e.message, commit: head };
     }
