@@ -125,7 +125,8 @@ say "docker build"
 build_s=$(elapsed "$t")
 size=$("$DOCKER" image inspect -f '{{.Size}}' bpfleet:test)
 base_size=$("$DOCKER" image inspect -f '{{.Size}}' bpfleet-base:local)
-say "image built in ${build_s}s: $((size / 1000000)) MB (base $((base_size / 1000000)) MB)"
+say "image built in ${build_s}s: $((size / 1000000)) MB (base $((base_size / 1000000)) MB); largest layers:"
+"$DOCKER" history --format '{{.Size}}\t{{.CreatedBy}}' bpfleet:test | sort -h -r | head -n 6 | cut -c1-110 >&2
 
 # 5. The image's CLI: help, and validate on a real Git repository.
 run() { "$DOCKER" run --rm --network=none "$@"; }
