@@ -14,6 +14,7 @@ import { MAX_WAIT_SECONDS, SHA256_PATTERN, validateProtocol, type DesiredDocumen
 import { readAppliedRecord, writeAppliedRecord, type AppliedRecord } from './applied-record.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { createObjectCache } from './object-cache.js';
+import type { Logger } from '../../schemas/logger.js';
 
 export type DesiredClientErrorCode =
   | DesiredVerificationError['code']
@@ -37,13 +38,8 @@ export class DesiredClientError extends Error {
   }
 }
 
-/** pino-compatible subset. */
-export interface ClientLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+/** pino-compatible subset (schemas/logger.ts). */
+export type ClientLogger = Logger;
 
 export interface DesiredClientOptions {
   /** Reconciler base URLs, tried in order (e.g. http://10.0.0.1:7443). */

@@ -25,14 +25,9 @@ import { HttpError, parseJsonBody, readBody, sendError, sendJson } from './http-
 import { LongPollHub } from './long-poll.js';
 import { createApiMetrics } from './metrics.js';
 import { verifyWebhookSignature } from './webhook-signature.js';
+import type { Logger } from '../../schemas/logger.js';
 
-/** pino-compatible subset. Never given tokens. */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type { Logger } from '../../schemas/logger.js';
 
 export interface ApiServerOptions {
   store: StateStore;
