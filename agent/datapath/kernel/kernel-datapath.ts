@@ -3,7 +3,8 @@
 // (pin layout, order of operations, recovery) is in docs/swap-protocol.md.
 
 import { statfsSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HOOKS, type ChainMember, type HookState } from '../../../schemas/desired-state.js';
 import { canonicalHash } from '../../../schemas/canonical-json.js';
 import {
@@ -63,7 +64,7 @@ interface StagedHandle {
 
 export async function createKernelDatapath(opts: KernelDatapathOptions): Promise<KernelDatapath> {
   const pinRoot = resolve(opts.pinRoot ?? '/sys/fs/bpf/bpfleet');
-  const rootObjectDir = resolve(opts.rootObjectDir ?? 'bpf/build');
+  const rootObjectDir = resolve(opts.rootObjectDir ?? defaultRootObjectDir());
   const graceMs = opts.graceMs ?? 2000;
   checkBpffs(pinRoot);
   const ns = netnsRunner(opts.netns);
@@ -341,3 +342,12 @@ function checkBpffs(pinRoot: string): void {
   }
 }
 
+/**
+ * bpf/build of the installation this module belongs to, whatever the working
+ * directory: sources sit three levels below the package root, dist/ four.
+ */
+function defaultRootObjectDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [resolve(here, '../../../bpf/build'), resolve(here, '../../../../bpf/build')];
+  return candidates.find((d) => existsSync(join(d, 'root.bpf.o'))) ?? candidates[0]!;
+}
