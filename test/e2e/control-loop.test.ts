@@ -1,6 +1,7 @@
 // The product end to end: real processes over loopback, a real signed Git
 // repository, the kernel datapath on veth interfaces in namespaces.
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +119,26 @@ describe.skipIf(skipKernel)('control loop (kernel datapath)', () => {
     expect(await hookGenerations()).toEqual(before);
     // The agents' logs show no second apply of the unchanged chain.
     expect(h.logs('agent-edge-1').match(/desired state applied/g)?.length ?? 0).toBeLessThanOrEqual(3);
+  });
+
+  it('drift: an XDP program detached behind our back is re-attached (self-heal)', async () => {
+    const pair = h.pairs.get('edge-2')!;
+    const xdpAttached = () => /"xdp":\[\{"devname":"vethb"/.test(nsExec(pair.b, 'bpftool', ['-j', 'net', 'show']));
+    expect(xdpAttached()).toBe(true);
+    // Another tool (or an operator) removes what we attached: our root hangs on a bpf_link,
+    // so netlink cannot detach it (EBUSY); `bpftool link detach` can.
+    const net = JSON.parse(nsExec(pair.b, 'bpftool', ['-j', 'net', 'show']))[0];
+    const progId = net.xdp[0].id ?? net.xdp[0].multi_attachments?.[0]?.id;
+    const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { id: number; type: string; prog_id: number }[];
+    const link = links.find((l) => l.type === 'xdp' && l.prog_id === progId);
+    expect(link, JSON.stringify(net)).toBeDefined();
+    execFileSync('bpftool', ['link', 'detach', 'id', String(link!.id)]);
+    expect(xdpAttached()).toBe(false);
+    const deadline = Date.now() + 15_000;
+    while (!xdpAttached() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(xdpAttached()).toBe(true);
+    expect(h.logs('agent-edge-2')).toContain('drift detected; repairing');
+    await h.waitConverged(first);
   });
 
   it('an agent restart does not re-apply an unchanged chain', async () => {
