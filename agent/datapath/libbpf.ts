@@ -69,12 +69,12 @@ const fn = {
   obj_pin: lib.func('int bpf_obj_pin(int fd, const char *path)'),
   obj_get: lib.func('int bpf_obj_get(const char *path)'),
   obj_info: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32 *len)'),
-  prog_fd_by_id: lib.func('int bpf_prog_get_fd_by_id(uint32 id)'),
   link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const bpf_link_create_opts *opts)'),
   link_detach: lib.func('int bpf_link_detach(int link_fd)'),
   prog_query: lib.func('int bpf_prog_query(int target_fd, int type, uint32 query_flags, _Out_ uint32 *attach_flags, void *prog_ids, _Inout_ uint32 *prog_cnt)'),
   xdp_query_id: lib.func('int bpf_xdp_query_id(int ifindex, int flags, _Out_ uint32 *prog_id)'),
   close: libc.func('int close(int fd)'),
+  dup: libc.func('int dup(int oldfd)'),
   setns: libc.func('int setns(int fd, int nstype)'),
   if_nametoindex: libc.func('uint32 if_nametoindex(const char *name)'),
 };
@@ -280,9 +280,13 @@ export function closeFd(fd: number): void {
   fn.close(fd);
 }
 
-export function progFdById(id: number): number {
-  return check('bpf_prog_get_fd_by_id', fn.prog_fd_by_id(id), { progId: id });
+/** A second fd for the same kernel object (dup(2)): unlike reopening by id, it needs no CAP_SYS_ADMIN. */
+export function dupFd(fd: number): number {
+  const r = fn.dup(fd) as number;
+  if (r < 0) throw new DatapathError('KernelError', `dup(${fd}) failed`, { fd });
+  return r;
 }
+
 
 function objInfo(fd: number, size: number): Buffer {
   const buf = Buffer.alloc(size);

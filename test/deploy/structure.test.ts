@@ -195,7 +195,7 @@ describe('deploy/systemd', () => {
 
   it('the agent keeps exactly the measured capabilities, bpffs writable, never detaching on stop', () => {
     // Measured by test/deploy/agent-capabilities.test.ts.
-    expect(unitValue(agent, 'Service', 'CapabilityBoundingSet')).toBe('CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_SYS_ADMIN');
+    expect(unitValue(agent, 'Service', 'CapabilityBoundingSet')).toBe('CAP_BPF CAP_NET_ADMIN CAP_PERFMON');
     expect(unitValue(agent, 'Service', 'ReadWritePaths')).toBe('/sys/fs/bpf');
     expect(unitValue(agent, 'Service', 'Restart')).toBe('always');
     expect(unitValue(agent, 'Service', 'ProtectSystem')).toBe('strict');

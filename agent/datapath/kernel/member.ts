@@ -155,5 +155,5 @@ function writeU32(buf: Buffer, v: { offset: number } | undefined, value: number)
 
 /** The program outlives bpf_object__close only through the prog array; keep our own fd for the root slot. */
 function dup(fd: number): number {
-  return bpf.progFdById(bpf.progInfo(fd).id);
+  return bpf.dupFd(fd);
 }
