@@ -171,6 +171,8 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
     publicKey,
     stateDir: cfg.stateDir,
     log,
+    // Without the last document the agent cannot self-heal (nor, on sim, restore): fetch it again.
+    resync: lastDoc === undefined,
     onRefused: (e) => log.error({ code: e.code }, e.message),
     onDesired: (doc) => {
       const run = applying.then(() => apply(doc, selfHeal));

@@ -60,6 +60,8 @@ export interface DesiredClientOptions {
   maxDesiredBytes?: number;
   maxObjectBytes?: number;
   log?: ClientLogger;
+  /** Fetch the applied generation once more (the agent lost its copy of the document). */
+  resync?: boolean;
 }
 
 export interface DesiredClient {
@@ -95,7 +97,8 @@ export async function createDesiredClient(opts: DesiredClientOptions): Promise<D
   let applied = await readAppliedRecord(opts.stateDir);
   // Highest generation seen (applied or failed to apply): the ETag we poll with,
   // so a document whose apply failed is not fetched again in a tight loop.
-  let seen = applied?.generation ?? 0;
+  let resyncing = opts.resync === true && applied !== undefined;
+  let seen = resyncing ? applied!.generation - 1 : (applied?.generation ?? 0);
   let urlIndex = 0;
   let running = false;
   let closed = false;
@@ -141,10 +144,12 @@ export async function createDesiredClient(opts: DesiredClientOptions): Promise<D
       throw new DesiredClientError('ForeignHost', `refused desired state for host ${doc.host}; this is ${opts.host}`, { host: doc.host, url: base });
     }
     const floor = applied?.generation ?? 0;
-    if (doc.generation <= floor) {
+    // The applied generation itself is accepted again only when resyncing, with the same content (not a replay).
+    if (doc.generation < floor || (doc.generation === floor && !(resyncing && doc.hash === applied?.hash))) {
       throw new DesiredClientError('StaleGeneration', `refused generation ${doc.generation} of ${opts.host}: generation ${floor} is already applied (replay or rollback)`, { generation: doc.generation, applied: floor, url: base });
     }
     seen = Math.max(seen, doc.generation);
+    resyncing = false;
     try {
       await opts.onDesired(doc);
     } catch (err) {
