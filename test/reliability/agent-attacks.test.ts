@@ -108,7 +108,7 @@ describe('the agent refuses hostile desired states and keeps its datapath', () =
   it('a 20 MiB body', () => refuses('ResponseTooLarge', () => (fake.reply = { status: 200, body: Buffer.alloc(20 << 20, 0x20), etag: '"9"' })));
   it('an object whose bytes do not match its digest', async () => {
     const lie = new Uint8Array(exampleObject('counter.bpf.o'));
-    lie[lie.length - 1] ^= 0xff;
+    lie[lie.length - 1] = lie[lie.length - 1]! ^ 0xff;
     const fakeSha = 'e'.repeat(64);
     fake.objects.set(fakeSha, lie);
     const s = structuredClone(state);

@@ -24,7 +24,7 @@ beforeAll(async () => {
   await h.startAgent('edge-2');
   await h.waitConverged(h.introduction);
   port = Number(new URL(h.url).port);
-  [pid] = pidsWith(join(h.dir, 'reconciler.yaml'));
+  pid = pidsWith(join(h.dir, 'reconciler.yaml'))[0] ?? 0;
   expect(pid).toBeGreaterThan(0);
 }, 60_000);
 afterAll(async () => h?.cleanup());
