@@ -228,7 +228,8 @@ function runTool<T>(ns: string, cpu: number, args: string[]): Promise<{ stop(): 
       res({
         stop: () =>
           new Promise<T>((ok) => {
-            child.once('exit', () => ok(JSON.parse(out.slice(6)) as T));
+            // 'close', not 'exit': by then all of stdout (the final JSON) has been read.
+            child.once('close', () => ok(JSON.parse(out.slice(6)) as T));
             child.kill('SIGINT');
           }),
       });
