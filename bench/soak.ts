@@ -56,7 +56,12 @@ const RL_LINES = '          - program: ratelimit@1.0.0\n            params: { ra
 
 async function main() {
   const lab = await createLab(HOSTS);
-  const onSignal = () => void lab.close().finally(() => process.exit(130));
+  let traffic: Awaited<ReturnType<typeof startTraffic>> | undefined;
+  // Interrupted: stop the traffic tools and every process, remove namespaces and pins.
+  const onSignal = () => void Promise.resolve(traffic?.stop())
+    .catch(() => undefined)
+    .then(() => lab.close())
+    .finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const result = {
@@ -78,7 +83,6 @@ async function main() {
   };
   const converge: number[] = [];
   const restartConverge: number[] = [];
-  let traffic: Awaited<ReturnType<typeof startTraffic>> | undefined;
   let sampler: NodeJS.Timeout | undefined;
   try {
     lab.start('reconciler');
