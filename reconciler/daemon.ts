@@ -28,6 +28,7 @@ export interface ReconcilerDaemon {
 export async function startReconciler(cfg: ReconcilerConfig, log: Logger, compileOptions?: CompileOptions): Promise<ReconcilerDaemon> {
   await mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
   const store = await openStateStore(join(cfg.stateDir, 'state'));
+  for (const w of store.warnings) log.warn({ code: 'CorruptFile' }, w);
   const key = await loadSigningKey(cfg.signingKey);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bpfleet_reconciler_' });

@@ -7,9 +7,9 @@
 //   <dir>/status/<host>.json    last status report of each agent
 //   <dir>/receipts/<host>.json  apply receipts, newest last, bounded per host
 
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readJsonFile, writeFileAtomic } from '../../schemas/atomic-file.js';
+import { CorruptFileError, readJsonFile, writeFileAtomic } from '../../schemas/atomic-file.js';
 import { HOST_NAME_PATTERN, type StatusReport } from '../../schemas/protocol.js';
 import {
   checkCommits,
@@ -34,6 +34,8 @@ export class GenerationRegressionError extends Error {
 
 export interface StateStore {
   readonly dir: string;
+  /** Problems found while opening that did not stop it (a corrupt status or receipts file moved aside). */
+  readonly warnings: readonly string[];
   commits(): Readonly<CommitsFile>;
   setCommits(change: { authenticated?: string; applied?: string }, now?: Date): Promise<void>;
   generations(): Readonly<Record<string, HostGeneration>>;
@@ -59,14 +61,30 @@ export async function openStateStore(dir: string, opts: StateStoreOptions = {}):
   const generationsPath = join(dir, 'generations.json');
   let commits: CommitsFile = (await readJsonFile(commitsPath, checkCommits)) ?? { authenticated: null, applied: null, updatedAt: new Date(0).toISOString() };
   let generations: Record<string, HostGeneration> = (await readJsonFile(generationsPath, checkGenerations))?.hosts ?? {};
+  // Statuses and receipts are per host and replaceable (agents report again within
+  // seconds; receipts are history): a corrupt one is moved aside, kept for
+  // inspection and reported, instead of stopping the whole fleet's reconciler.
+  // commits.json and generations.json are the forward-only anchors: those stop it.
+  const warnings: string[] = [];
+  const readOrQuarantine = async <T>(path: string, check: Parameters<typeof readJsonFile<T>>[1]): Promise<T | undefined> => {
+    try {
+      return await readJsonFile(path, check);
+    } catch (err) {
+      if (!(err instanceof CorruptFileError)) throw err;
+      const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      await rename(path, aside);
+      warnings.push(`${err.message}; moved aside to ${aside}`);
+      return undefined;
+    }
+  };
   const statuses: Record<string, StoredStatus> = {};
   for (const host of await hostFiles(join(dir, 'status'))) {
-    const s = await readJsonFile(join(dir, 'status', `${host}.json`), checkStatus);
+    const s = await readOrQuarantine(join(dir, 'status', `${host}.json`), checkStatus);
     if (s) statuses[host] = s;
   }
   const receipts: Record<string, StoredReceipt[]> = {};
   for (const host of await hostFiles(join(dir, 'receipts'))) {
-    const r = await readJsonFile(join(dir, 'receipts', `${host}.json`), checkReceipts);
+    const r = await readOrQuarantine(join(dir, 'receipts', `${host}.json`), checkReceipts);
     if (r) receipts[host] = r.receipts;
   }
 
@@ -83,6 +101,7 @@ export async function openStateStore(dir: string, opts: StateStoreOptions = {}):
 
   return {
     dir,
+    warnings,
     commits: () => commits,
     setCommits(change, now = new Date()) {
       return serial(commitsPath, async () => {

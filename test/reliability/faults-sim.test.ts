@@ -153,10 +153,21 @@ describe('state files', () => {
     await h.waitConverged(head);
   }, 60_000);
 
+  it('a truncated status file is moved aside with a warning; the reconciler keeps running and the host reports again', async () => {
+    const h = harnesses[0]!;
+    const head = (await h.fleet()).commit!;
+    await h.stopReconciler('SIGKILL');
+    const p = join(h.dir, 'reconciler-state', 'state/status/edge-1.json');
+    writeFileSync(p, readFileSync(p).subarray(0, 20));
+    await h.startReconciler();
+    await h.waitConverged(head, 20_000);
+    expect(h.logs('reconciler')).toMatch(/edge-1\.json[^"]*moved aside to [^"]*edge-1\.json\.corrupt-/);
+    expect(readdirSync(join(h.dir, 'reconciler-state', 'state/status')).some((f) => f.startsWith('edge-1.json.corrupt-'))).toBe(true);
+  }, 60_000);
+
   for (const [what, rel, restore] of [
     ['commits.json (the forward-only anchor)', 'state/commits.json', 'restore'],
     ['generations.json', 'state/generations.json', 'restore'],
-    ['status file', 'state/status/edge-1.json', 'delete'],
   ] as const) {
     it(`a truncated ${what}: the reconciler refuses to start naming it; the operator's fix recovers`, async () => {
       const h = harnesses[0]!;

@@ -61,14 +61,27 @@ describe('state store', () => {
     expect((err as Error).message).toContain(path);
   });
 
-  test('a schema-invalid file is reported with its path and the offending field', async () => {
+  test('a schema-invalid anchor file is reported with its path and the offending field', async () => {
+    const d = await dir();
+    const path = join(d, 'commits.json');
+    await writeFile(path, JSON.stringify({ authenticated: 'not-a-commit', applied: null, updatedAt: new Date().toISOString() }));
+    const err = await openStateStore(d).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CorruptFile', data: { path, reason: 'SchemaInvalid' } });
+    expect((err as CorruptFileError).data.errors?.join()).toContain('/authenticated');
+  });
+
+  test('a schema-invalid status file is moved aside with a warning naming it; the store opens', async () => {
     const d = await dir();
     await mkdir(join(d, 'status'), { recursive: true });
     const path = join(d, 'status', 'edge-1.json');
     await writeFile(path, JSON.stringify({ receivedAt: new Date().toISOString(), report: { ...report('edge-1', 1), state: 'happy' } }));
-    const err = await openStateStore(d).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'CorruptFile', data: { path, reason: 'SchemaInvalid' } });
-    expect((err as CorruptFileError).data.errors?.join()).toContain('/report/state');
+    const store = await openStateStore(d);
+    expect(store.statuses()['edge-1']).toBeUndefined();
+    expect(store.warnings).toHaveLength(1);
+    expect(store.warnings[0]).toContain(path);
+    expect(store.warnings[0]).toContain('/report/state');
+    const aside = (await readdir(join(d, 'status'))).filter((f) => f.startsWith('edge-1.json.corrupt-'));
+    expect(aside).toHaveLength(1);
   });
 });
 
