@@ -5,6 +5,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { stringify } from 'yaml';
@@ -24,6 +25,17 @@ const indent = (s: string) => s.trimEnd().split('\n').map((l) => `    ${dim('│
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 const HOSTS = ['edge-1', 'edge-2', 'core-1'];
+
+/** A port nobody listens on now (the kernel picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
 
 /** GET with one retry: a pooled keep-alive connection may have just been closed by the server. */
 async function scrape(url: string): Promise<string> {
@@ -80,7 +92,7 @@ async function main(): Promise<void> {
     await generateSigningKey(key);
     const admin = randomBytes(24).toString('hex');
     const tokens = Object.fromEntries(HOSTS.map((h) => [h, randomBytes(24).toString('hex')]));
-    const port = 17000 + (process.pid % 2000);
+    const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     writeFileSync(
       join(lab.dir, 'reconciler.yaml'),
@@ -98,9 +110,10 @@ async function main(): Promise<void> {
     // Agents would cope with a reconciler that is not up yet (they back off), but the demo need not wait for that.
     for (let i = 0; i < 100 && !(await fetch(`${url}/healthz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
     const metrics: Record<string, string> = {};
+    const mports = await Promise.all(HOSTS.map(() => freePort()));
     HOSTS.forEach((h, i) => {
       writeFileSync(join(lab.dir, `${h}.token`), tokens[h]!, { mode: 0o600 });
-      const mport = port + 1 + i;
+      const mport = mports[i]!;
       metrics[h] = `http://127.0.0.1:${mport}/metrics`;
       writeFileSync(
         join(lab.dir, `${h}.yaml`),
