@@ -24,28 +24,25 @@ export class LongPollHub {
     let set = this.byHost.get(host);
     if (!set) this.byHost.set(host, (set = new Set()));
     let done = false;
-    const waiter: Waiter = {
-      settle: (reason) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        set.delete(waiter);
-        if (set.size === 0 && this.byHost.get(host) === set) this.byHost.delete(host);
-        this.count--;
-        answer(reason);
-      },
-    };
-    const timer = setTimeout(() => waiter.settle('timeout'), timeoutMs);
-    set.add(waiter);
-    this.count++;
-    return () => {
-      if (done) return;
+    // Unparks exactly once, whether answered or cancelled by a disconnect.
+    const leave = (): boolean => {
+      if (done) return false;
       done = true;
       clearTimeout(timer);
       set.delete(waiter);
       if (set.size === 0 && this.byHost.get(host) === set) this.byHost.delete(host);
       this.count--;
+      return true;
     };
+    const waiter: Waiter = {
+      settle: (reason) => {
+        if (leave()) answer(reason);
+      },
+    };
+    const timer = setTimeout(() => waiter.settle('timeout'), timeoutMs);
+    set.add(waiter);
+    this.count++;
+    return () => void leave();
   }
 
   wake(host: string): number {
