@@ -10,6 +10,7 @@ import { readJsonFile, writeFileAtomic } from '../schemas/atomic-file.js';
 import type { AgentConfig, DesiredDocument, ReportedState, StatusReport } from '../schemas/protocol.js';
 import { validateProtocol } from '../schemas/protocol.js';
 import { applyHost, ApplyError, type ApplyReceipt } from './apply/index.js';
+import { trimLongStrings } from './trim-long-strings.js';
 import { createDesiredClient, type ClientLogger, type DesiredClient } from './client/desired-client.js';
 import type { Datapath } from './datapath/datapath.js';
 import { createKernelDatapath } from './datapath/kernel/index.js';
@@ -112,10 +113,10 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
       log.info({ commit: doc.commit, generation: doc.generation, result: receipt.result, steps: receipt.steps.map((s) => `${s.iface}/${s.hook}:${s.action}`), ms: receipt.durationMs }, `desired state ${receipt.result}`);
     } catch (err) {
       const e = err as ApplyError;
-      lastReceipt = e instanceof ApplyError ? e.receipt : undefined;
+      lastReceipt = e instanceof ApplyError ? trimLongStrings(e.receipt) : undefined;
       applies.inc({ result: 'failed' });
       state = 'error';
-      lastError = { code: e.code ?? 'ApplyFailed', message: e.message, data: trimData((e as { data?: Record<string, unknown> }).data) };
+      lastError = { code: e.code ?? 'ApplyFailed', message: e.message, data: trimLongStrings((e as { data?: Record<string, unknown> }).data) };
       // Only the newest document is worth retrying; an older failure is superseded.
       const attempts = failed?.doc.generation === doc.generation ? failed.attempts + 1 : 1;
       const delayMs = Math.min(300_000, 2_000 * 2 ** (attempts - 1));
@@ -253,12 +254,4 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
       await datapath.close();
     },
   };
-}
-
-/** Verifier logs can be long: keep the tail, where the reason is. */
-function trimData(data: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!data) return undefined;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(data)) out[k] = typeof v === 'string' && v.length > 4000 ? `…${v.slice(-4000)}` : v;
-  return out;
 }
