@@ -99,7 +99,11 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
         objects: (sha) => client.fetchObject(sha),
         selfHeal: heal,
         commit: doc.commit,
-        log: (e) => log.debug({ ...e }, `apply: ${e.event}`),
+        log: (e) => {
+          log.debug({ ...e }, `apply: ${e.event}`);
+          // Drift is found by whichever path applies next (the watch or a new document).
+          if (e.event === 'planned' && e.drift.length) log.warn({ drift: e.drift.map((d) => `${d.iface}/${d.hook}:${d.kind}`) }, heal ? 'drift detected; repairing' : 'drift detected');
+        },
       });
       lastReceipt = receipt;
       applies.inc({ result: receipt.result });
@@ -199,14 +203,15 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
     const drift = await datapath.drift().catch(() => []);
     for (const d of drift) driftEvents.inc({ kind: d.kind });
     if (drift.length) {
-      log.warn({ drift: drift.map((d) => `${d.iface}/${d.hook}:${d.kind}`) }, selfHeal && lastDoc ? 'drift detected; repairing' : 'drift detected');
       if (selfHeal && lastDoc && state !== 'applying') {
+        // apply() logs the drift it finds and repairs.
         const doc = lastDoc;
         const run = applying.then(() => apply(doc, true));
         applying = run.catch(() => undefined);
         await applying;
         return;
       }
+      log.warn({ drift: drift.map((d) => `${d.iface}/${d.hook}:${d.kind}`) }, 'drift detected');
     }
     await report();
   };

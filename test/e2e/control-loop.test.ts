@@ -137,6 +137,9 @@ describe.skipIf(skipKernel)('control loop (kernel datapath)', () => {
     const deadline = Date.now() + 15_000;
     while (!xdpAttached() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect(xdpAttached()).toBe(true);
+    // The agent's log reaches us through a pipe the event loop has yet to drain.
+    const logDeadline = Date.now() + 5_000;
+    while (!h.logs('agent-edge-2').includes('drift detected; repairing') && Date.now() < logDeadline) await new Promise((r) => setTimeout(r, 50));
     expect(h.logs('agent-edge-2')).toContain('drift detected; repairing');
     await h.waitConverged(first);
   });
