@@ -17,7 +17,8 @@ import { openLocalSource } from './source/local-source.js';
 import { openRemoteSource } from './source/remote-source.js';
 import type { FleetSource } from './source/source.js';
 import { openStateStore } from './state/state-store.js';
-import type { CompileOptions } from './compile/compile-fleet.js';
+import { MAX_OBJECT_BYTES, type CompileOptions } from './compile/compile-fleet.js';
+import { createUrlObjectFetcher, readCachedObject } from './objects/url-objects.js';
 
 export interface ReconcilerDaemon {
   url: string;
@@ -25,7 +26,14 @@ export interface ReconcilerDaemon {
   close(): Promise<void>;
 }
 
-export async function startReconciler(cfg: ReconcilerConfig, log: Logger, compileOptions?: CompileOptions): Promise<ReconcilerDaemon> {
+export async function startReconciler(cfg: ReconcilerConfig, log: Logger, baseCompileOptions?: CompileOptions): Promise<ReconcilerDaemon> {
+  // URL objects are downloaded once into the state directory and served from there,
+  // so agents never reach the origin and a restart compiles without it.
+  const objectDir = join(cfg.stateDir, 'objects');
+  const compileOptions: CompileOptions = {
+    ...baseCompileOptions,
+    fetchUrl: baseCompileOptions?.fetchUrl ?? createUrlObjectFetcher({ cacheDir: objectDir, maxBytes: MAX_OBJECT_BYTES, timeoutMs: (cfg.objectFetchTimeout ?? 30) * 1000 }),
+  };
   await mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
   const store = await openStateStore(join(cfg.stateDir, 'state'));
   for (const w of store.warnings) log.warn({ code: 'CorruptFile' }, w);
@@ -48,7 +56,7 @@ export async function startReconciler(cfg: ReconcilerConfig, log: Logger, compil
     if (hit) return hit;
     const path = objectIndex?.fleet.objects[sha];
     if (!objectIndex || !path) return null;
-    const bytes = (await (await openRevision(objectIndex.dir, objectIndex.fleet.commit)).read(path)) ?? null;
+    const bytes = /^https?:\/\//.test(path) ? await readCachedObject(objectDir, sha) : ((await (await openRevision(objectIndex.dir, objectIndex.fleet.commit)).read(path)) ?? null);
     if (bytes) objectCache.set(sha, bytes);
     return bytes;
   };

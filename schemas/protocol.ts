@@ -149,6 +149,8 @@ export interface ReconcilerConfig {
   adminTokenSha256?: string;
   webhookSecretFile?: string;
   staleAfterSeconds?: number;
+  /** Seconds a URL object download may take (objects are cached by sha256 in stateDir/objects). */
+  objectFetchTimeout?: number;
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 }
 

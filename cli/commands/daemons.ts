@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { startAgent } from '../../agent/daemon.js';
 import { loadAgentConfig, loadReconcilerConfig } from '../../schemas/config-file.js';
 import { startReconciler } from '../../reconciler/daemon.js';
-import { fleetCompileOptions } from '../compile-options.js';
+import { authorizationsCheck } from '../compile-options.js';
 import { createLogger } from '../logger.js';
 import { fail } from '../output.js';
 
@@ -34,7 +34,7 @@ export function registerDaemons(program: Command): void {
       }
       const log = createLogger('reconciler', cfg.logLevel);
       try {
-        const d = await startReconciler(cfg, log, fleetCompileOptions());
+        const d = await startReconciler(cfg, log, authorizationsCheck());
         await untilSignal(() => d.close(), log);
       } catch (err) {
         log.fatal({ code: (err as { code?: string }).code }, (err as Error).message);

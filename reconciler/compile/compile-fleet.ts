@@ -17,8 +17,8 @@ import { parseYaml, type ParsedYaml } from '../manifests/yaml-document.js';
 export const MAX_OBJECT_BYTES = 8 * 1024 * 1024;
 
 export interface CompileOptions {
-  /** Fetches an object given by URL (the CLI's cache-backed fetcher). Without it, URL objects are an error. */
-  fetchUrl?: (url: string) => Promise<Uint8Array>;
+  /** Fetches an object given by URL (a cache keyed by the pinned sha256). Without it, URL objects are an error. */
+  fetchUrl?: (url: string, sha256: string) => Promise<Uint8Array>;
   /** Extra validation for files under .bpfleet/ (the trust gate's authorizations parser). */
   checkFile?: (file: string, text: string) => Diagnostic[];
 }
@@ -150,9 +150,9 @@ async function loadObject(tree: TreeReader, p: ProgramManifest, opts: CompileOpt
     }
   } else if (opts.fetchUrl) {
     try {
-      bytes = await opts.fetchUrl(p.object.url!);
+      bytes = await opts.fetchUrl(p.object.url!, p.object.sha256);
     } catch (err) {
-      diags.push(at(p.doc, where, 'ObjectFetchFailed', `spec.object.url: cannot fetch ${p.object.url}: ${(err as Error).message}`));
+      diags.push(at(p.doc, where, 'ObjectFetchFailed', `spec.object.url: cannot fetch ${redactUrl(p.object.url!)}: ${(err as Error).message}`));
       return undefined;
     }
   } else {
@@ -169,6 +169,16 @@ async function loadObject(tree: TreeReader, p: ProgramManifest, opts: CompileOpt
     return undefined;
   }
   return bytes;
+}
+
+/** Userinfo and query strings can carry credentials: messages never show them. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+  } catch {
+    return '(unparsable URL)';
+  }
 }
 
 /** Checks that the object has what the manifest names: entries, globals, maps, BTF. */

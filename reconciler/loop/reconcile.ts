@@ -16,6 +16,7 @@ export type ReconcileOutcome =
   | { step: 'fetch' | 'authenticate'; result: 'unavailable'; reason: string; message: string }
   | { step: 'authenticate'; result: 'refused'; reason: string; message: string; commit: string }
   | { step: 'compile'; result: 'invalid'; reason: 'InvalidCommit'; message: string; commit: string }
+  | { step: 'compile'; result: 'unavailable'; reason: 'ObjectFetchFailed'; message: string; commit: string }
   | { step: 'publish'; result: 'published'; commit: string; changed: string[]; removed: string[]; authenticated: number }
   | { step: 'fetch'; result: 'unchanged'; commit: string };
 
@@ -111,6 +112,12 @@ export function createReconcileLoop(d: ReconcileDeps): ReconcileLoop {
     // 3. compile
     const compiled = await compileAt(head);
     if (!compiled.ok) {
+      // An object URL that did not answer is not a verdict on the commit: retry it.
+      // (A digest mismatch is: the bytes that came back are not the pinned ones.)
+      const fetchFailures = compiled.diagnostics.filter((x) => x.code === 'ObjectFetchFailed');
+      if (fetchFailures.length > 0 && fetchFailures.length === compiled.diagnostics.length) {
+        return { step: 'compile', result: 'unavailable', reason: 'ObjectFetchFailed', message: `commit ${head.slice(0, 12)}: ${fetchFailures.map(formatDiagnostic).join('; ')}`, commit: head };
+      }
       const shown = compiled.diagnostics.slice(0, 5).map(formatDiagnostic);
       const more = compiled.diagnostics.length > shown.length ? ` (+${compiled.diagnostics.length - shown.length} more)` : '';
       const message = `commit ${head.slice(0, 12)} is invalid: ${shown.join('; ')}${more}`;

@@ -69,3 +69,53 @@ describe('webhook and metrics', () => {
     expect(again).toMatch(/bpfleet_hosts\{state="converged"\} 1/);
   });
 });
+
+describe('program objects given by URL', () => {
+  it('the reconciler downloads the object once and serves it; with the origin gone a restart still converges', async () => {
+    const { createServer } = await import('node:http');
+    const object = readFileSync(new URL('../../examples/repo/objects/counter.bpf.o', import.meta.url));
+    let downloads = 0;
+    const origin = createServer((req, res) => {
+      downloads++;
+      if (req.url === '/objects/counter.bpf.o') res.end(object);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(origin.address() as { port: number }).port}/objects/counter.bpf.o`;
+
+    const h = await createHarness({ hosts: ['edge-1'], datapath: 'sim' });
+    harnesses.push(h);
+    await h.startReconciler();
+    await h.startAgent('edge-1');
+    await h.waitConverged(h.introduction);
+
+    // A URL that does not answer is retried, not a verdict on the commit.
+    const broken = h.commit('counter: object from a server that is not there yet', (repo) => {
+      const f = join(repo, 'programs/counter/1.0.0.yaml');
+      writeFileSync(f, readFileSync(f, 'utf8').replace(/path: objects\/counter\.bpf\.o/, `url: ${url.replace('counter.bpf.o', 'later.bpf.o')}`));
+    });
+    const deadline = Date.now() + 10_000;
+    while (!/ObjectFetchFailed/.test(h.logs('reconciler')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(h.logs('reconciler')).toMatch(/HTTP 404, expected 200/);
+    expect((await h.fleet()).trust.status).toBe('authenticated');
+    expect(broken).toBeTruthy();
+
+    const next = h.commit('counter: object from the artifact server', (repo) => {
+      const f = join(repo, 'programs/counter/1.0.0.yaml');
+      writeFileSync(f, readFileSync(f, 'utf8').replace(/url: \S+/, `url: ${url}`));
+    });
+    const f = await h.waitConverged(next);
+    const fetched = downloads;
+    expect(fetched).toBeGreaterThanOrEqual(1);
+
+    // The origin goes away; a restarted reconciler and agent converge from the cache.
+    origin.closeAllConnections();
+    await new Promise((r) => origin.close(r));
+    await h.stopReconciler('SIGKILL');
+    await h.stopAgent('edge-1', 'SIGKILL');
+    await h.startReconciler();
+    await h.startAgent('edge-1');
+    await h.waitFor((x) => x.hosts[0]!.state === 'converged' && x.hosts[0]!.reported?.commit === next && x.hosts[0]!.reported.reportedAt > f.hosts[0]!.reported!.reportedAt, 'edge-1 to converge again after the restarts');
+    expect(downloads).toBe(fetched);
+  });
+});
