@@ -1,9 +1,12 @@
 // One transaction per host. Order matters and is the whole point:
 //   1. stage EVERY new generation (load, verify, wire — no traffic touched);
 //      one refusal discards them all and the host stays exactly as it was;
-//   2. write params-only changes in place;
-//   3. activate the staged generations (one atomic slot update each);
-//   4. remove hooks that are no longer desired.
+//   2. attach the hooks that run nothing yet — the one activation that can
+//      meet the outside world (interface gone, another tool's program there);
+//      a refusal removes the hooks attached so far, and the host is as it was;
+//   3. write params-only changes in place;
+//   4. swap the live hooks (one atomic slot update each, nothing left to fail);
+//   5. remove hooks that are no longer desired.
 // Drift is repaired only when self-heal is on; otherwise it is reported.
 
 import { DatapathError, type Datapath, type Drift, type HookRef, type LiveHook, type ObjectSource, type StagedGeneration } from '../datapath/datapath.js';
@@ -33,8 +36,9 @@ export interface ApplyHostOptions {
  * Bring one host's datapath to `desired`.
  *
  * @returns the receipt (`applied` or `unchanged`).
- * @throws ApplyError with `.receipt` (result `failed`); code `StageFailed`
- *   guarantees that no hook of the host changed.
+ * @throws ApplyError with `.receipt` (result `failed`). `StageFailed`, and
+ *   `ActivateFailed` while attaching new hooks (the receipt has no steps),
+ *   guarantee that no hook of the host changed.
  */
 export async function applyHost(opts: ApplyHostOptions): Promise<ApplyReceipt> {
   const { datapath, desired, objects } = opts;
@@ -100,7 +104,38 @@ export async function applyHost(opts: ApplyHostOptions): Promise<ApplyReceipt> {
     }
   }
 
-  // 2. In-place parameter writes.
+  const activate = async (entry: (typeof staged)[number]) => {
+    const { step, handle, stageMs } = entry;
+    const s0 = performance.now();
+    await datapath.activate(handle);
+    staged.splice(staged.indexOf(entry), 1);
+    receiptSteps.push(record(step, stageMs + performance.now() - s0, handle.generation));
+    log({ event: 'activated', host, iface: handle.iface, hook: handle.hook, generation: handle.generation });
+  };
+
+  // 2. Attach the hooks that run nothing yet; undo them all if one cannot attach.
+  const attached: HookRef[] = [];
+  for (const entry of staged.filter((x) => x.step.fromGeneration === undefined)) {
+    const ref = { iface: entry.handle.iface, hook: entry.handle.hook };
+    try {
+      await activate(entry);
+      attached.push(ref);
+    } catch (e) {
+      const undone: string[] = [];
+      for (const r of [...attached, ref]) {
+        await datapath.remove(r).then(
+          () => r !== ref && undone.push(`${r.iface}/${r.hook}`),
+          () => undefined, // best effort: the failed hook may have nothing to remove
+        );
+      }
+      receiptSteps.splice(0);
+      await discardAll();
+      const also = undone.length ? `; ${undone.join(', ')} attached in this apply ${undone.length === 1 ? 'was' : 'were'} removed again` : '';
+      throw fail('ActivateFailed', `${host}: attaching ${ref.iface}/${ref.hook} failed, nothing was changed${also}: ${(e as Error).message}`, e, ref);
+    }
+  }
+
+  // 3. In-place parameter writes.
   for (const step of steps) {
     if (step.action === 'unchanged') receiptSteps.push(record(step, 0));
     if (step.action !== 'params') continue;
@@ -110,25 +145,23 @@ export async function applyHost(opts: ApplyHostOptions): Promise<ApplyReceipt> {
       await datapath.updateParams(ref, step.desired!.chain);
     } catch (e) {
       await discardAll();
-      throw fail('ParamsFailed', `${host}: params update of ${step.iface}/${step.hook} failed; no generation was activated: ${(e as Error).message}`, e, ref);
+      const also = attached.length ? `; ${attached.map((r) => `${r.iface}/${r.hook}`).join(', ')} ${attached.length === 1 ? 'was' : 'were'} attached` : '';
+      throw fail('ParamsFailed', `${host}: params update of ${step.iface}/${step.hook} failed; no live chain was swapped${also}: ${(e as Error).message}`, e, ref);
     }
     receiptSteps.push(record(step, performance.now() - s0, step.fromGeneration));
     log({ event: 'params-updated', host, ...ref });
   }
 
-  // 3. Swap: one atomic slot update per hook.
+  // 4. Swap the live hooks: one atomic slot update each.
   while (staged.length > 0) {
-    const { step, handle, stageMs } = staged[0]!;
-    const s0 = performance.now();
+    const entry = staged[0]!;
     try {
-      await datapath.activate(handle);
+      await activate(entry);
     } catch (e) {
       await discardAll();
+      const { handle } = entry;
       throw fail('ActivateFailed', `${host}: activating generation ${handle.generation} on ${handle.iface}/${handle.hook} failed: ${(e as Error).message}`, e, { iface: handle.iface, hook: handle.hook });
     }
-    staged.shift();
-    receiptSteps.push(record(step, stageMs + performance.now() - s0, handle.generation));
-    log({ event: 'activated', host, iface: handle.iface, hook: handle.hook, generation: handle.generation });
   }
 
   // 4. Hooks no longer desired.

@@ -151,6 +151,32 @@ describe('applyHost against the sim', () => {
     expect(datapath.inject(eth0xdp, { src: '10.66.1.1', bytes: 64 })).toBe('drop');
   });
 
+  it("is all-or-nothing when a new hook cannot attach (another tool's program is there): hooks attached in the same apply are removed, live hooks keep their chain and params", async () => {
+    const datapath = await fresh();
+    const before = await datapath.live();
+    datapath.occupy({ iface: 'eth1', hook: 'tc-ingress' });
+    const m = fx.members;
+    const desired = edge({ prefixes: ['10.77.0.0/16'] }); // eth0/xdp: params only
+    desired.interfaces[0]!.hooks[1]!.policy = 'drop'; // eth0/tc-ingress: a swap
+    desired.interfaces[0]!.hooks.push({ hook: 'tc-egress', policy: 'pass', chain: [m.counter('tc-egress')] }); // attaches
+    desired.interfaces[1]!.hooks.push({ hook: 'tc-ingress', policy: 'pass', chain: [m.counter('tc-ingress')] }); // cannot attach
+    const events: ApplyEvent[] = [];
+    const error = await failure(applyHost({ datapath, desired, objects: fx.source, log: (e) => events.push(e) }));
+    expect(error.code).toBe('ActivateFailed');
+    expect(error.message).toMatch(/attaching eth1\/tc-ingress failed, nothing was changed; eth0\/tc-egress attached in this apply was removed again: .*EBUSY/);
+    expect(error.data).toMatchObject({ iface: 'eth1', hook: 'tc-ingress', datapath: { code: 'KernelError' } });
+    expect(error.receipt).toMatchObject({ result: 'failed', steps: [] });
+    expect(events.some((e) => e.event === 'params-updated')).toBe(false);
+    expect(await datapath.live()).toEqual(before);
+    expect(datapath.inject({ iface: 'eth0', hook: 'xdp' }, { src: '10.66.1.1', bytes: 64 })).toBe('drop');
+    expect(datapath.inject({ iface: 'eth0', hook: 'xdp' }, { src: '10.77.1.1', bytes: 64 })).toBe('pass');
+    // Once the other program is gone (sim: a fresh instance over the same state), the same document applies.
+    datapath.state.occupied.clear();
+    const receipt = await applyHost({ datapath, desired, objects: fx.source });
+    expect(receipt.result).toBe('applied');
+    expect((await datapath.live()).map((h) => `${h.iface}/${h.hook}`)).toEqual(['eth0/xdp', 'eth0/tc-ingress', 'eth0/tc-egress', 'eth1/xdp', 'eth1/tc-ingress']);
+  });
+
   it('removes a hook that is no longer desired and swaps the others in the same apply', async () => {
     const datapath = await fresh();
     const desired = edge({ prefixes: ['10.66.0.0/16'] });

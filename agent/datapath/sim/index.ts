@@ -48,6 +48,8 @@ export interface SimDatapath extends Datapath {
   inject(ref: HookRef, packet: SimPacket): string;
   /** Break the live hook the way an outside actor would; drift() reports it, stage+activate repairs it. */
   injectDrift(ref: HookRef, kind: DriftKind): void;
+  /** Another tool attaches its own program to a hook we do not run: our root cannot attach there. */
+  occupy(ref: HookRef): void;
   /** Contents of a map of the live chain (persistent maps: the pinned one), or undefined. */
   mapContents(ref: HookRef, map: string): Record<string, number> | undefined;
   /** Generation numbers still held open after a swap (within the grace period). */
@@ -222,6 +224,9 @@ export function createSimDatapath(opts: SimDatapathOptions = {}): SimDatapath {
           live: hook.active.generation,
         });
       }
+      if (!hook && state.occupied.has(key)) {
+        throw new DatapathError('KernelError', `attaching the root to ${key} failed: another program is attached there (EBUSY)`, { ...record.ref, errno: 'EBUSY' });
+      }
       staged.delete(handle);
       for (const { map, content } of record.deferredLpm) {
         map.clear();
@@ -356,6 +361,10 @@ export function createSimDatapath(opts: SimDatapathOptions = {}): SimDatapath {
       const hook = state.hooks.get(hookKey(ref.iface, ref.hook));
       if (!hook) throw new DatapathError('NotStaged', `no live chain on ${ref.iface}/${ref.hook} to drift`, { ...ref });
       hook.drift.add(kind);
+    },
+
+    occupy(ref: HookRef): void {
+      state.occupied.add(hookKey(ref.iface, ref.hook));
     },
 
     mapContents(ref: HookRef, map: string): Record<string, number> | undefined {

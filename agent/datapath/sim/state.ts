@@ -47,10 +47,12 @@ export interface SimState {
   nextProgId: number;
   /** Generation counters survive remove(), so a re-added hook never reuses a number. */
   lastGeneration: Map<string, number>;
+  /** Hooks where another tool attached a program we do not manage: attaching our root there fails, as in the kernel (EBUSY). */
+  occupied: Set<string>;
 }
 
 export function createSimState(): SimState {
-  return { hooks: new Map(), nextProgId: 1000, lastGeneration: new Map() };
+  return { hooks: new Map(), nextProgId: 1000, lastGeneration: new Map(), occupied: new Set() };
 }
 
 export function hookKey(iface: string, hook: Hook): string {
