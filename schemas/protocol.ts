@@ -96,8 +96,8 @@ export interface StatusReport {
   reportedAt: string;
 }
 
-export type HostState = 'converged' | 'applying' | 'drifted' | 'error' | 'unreachable';
-export const HOST_STATES: readonly HostState[] = ['converged', 'applying', 'drifted', 'error', 'unreachable'];
+export type HostState = 'converged' | 'applying' | 'drifted' | 'error' | 'unreachable' | 'unmanaged';
+export const HOST_STATES: readonly HostState[] = ['converged', 'applying', 'drifted', 'error', 'unreachable', 'unmanaged'];
 
 export interface TrustStatus {
   status: 'authenticated' | 'refused' | 'pending';
@@ -112,7 +112,7 @@ export interface TrustStatus {
 export interface HostStatus {
   host: string;
   state: HostState;
-  /** Why: Converged, NeverReported, Stale, BehindDesired, AgentAhead, AgentError, Drift, Applying, NoDesiredState. */
+  /** Why: Converged, NeverReported, Stale, BehindDesired, AgentAhead, AgentError, Drift, Applying, NothingDesired, NotInFleet. */
   reason: string;
   desired: { commit: string; generation: number; hash: string } | null;
   reported: {

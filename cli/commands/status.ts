@@ -85,7 +85,7 @@ export async function runStatus(o: StatusOptions, io: StatusIo): Promise<number>
   return allConverged && status.trust.status !== 'refused' ? 0 : 2;
 }
 
-const COLOURS: Record<HostState, string> = { converged: '32', applying: '33', drifted: '35', error: '31', unreachable: '31' };
+const COLOURS: Record<HostState, string> = { converged: '32', applying: '33', drifted: '35', error: '31', unreachable: '31', unmanaged: '35' };
 
 /** Pure: the table and summary lines for a fleet status. */
 export function renderStatus(s: FleetStatus, colour: boolean): string {
@@ -116,7 +116,7 @@ export function renderStatus(s: FleetStatus, colour: boolean): string {
 }
 
 function summaryLine(s: FleetStatus, paint: (c: string, t: string) => string): string {
-  const order: HostState[] = ['converged', 'applying', 'drifted', 'error', 'unreachable'];
+  const order: HostState[] = ['converged', 'applying', 'drifted', 'error', 'unreachable', 'unmanaged'];
   const parts = order.filter((st) => s.summary.byState[st]).map((st) => paint(COLOURS[st], `${s.summary.byState[st]} ${st}`));
   const head = `${s.summary.total} host${s.summary.total === 1 ? '' : 's'}`;
   return parts.length ? `${head}: ${parts.join(', ')}` : `${head}`;

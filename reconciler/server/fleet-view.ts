@@ -32,7 +32,10 @@ export function summarizeHost(facts: HostFacts, now: Date, staleAfterMs: number)
   if (now.getTime() - Date.parse(status.receivedAt) > staleAfterMs) return verdict('unreachable', 'Stale');
   if (r.state === 'error') return verdict('error', 'AgentError');
   if (r.state === 'drifted' || r.drift.length > 0) return verdict('drifted', 'Drift');
-  if (!desired) return verdict('applying', 'NoDesiredState');
+  // No Host in the fleet (never added, or its file was deleted). The agent keeps
+  // what it last applied — a deleted file may be an accident — so a host still
+  // running chains is reported, not torn down: commit `interfaces: []` to empty it.
+  if (!desired) return r.hooks.length > 0 ? verdict('unmanaged', 'NotInFleet') : verdict('converged', 'NothingDesired');
   // Generations are persisted before they are served, so an agent can never be
   // ahead legitimately: the reconciler's state was lost or restored from an old
   // backup, and the agent will (rightly) refuse every older generation.

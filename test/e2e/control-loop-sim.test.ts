@@ -119,3 +119,41 @@ describe('program objects given by URL', () => {
     expect(downloads).toBe(fetched);
   });
 });
+
+describe('taking a host out of the fleet', () => {
+  it('a deleted Host file leaves its chains running and shows the host unmanaged; an empty Host removes them', async () => {
+    const { rmSync } = await import('node:fs');
+    const h = await createHarness({ hosts: ['edge-1', 'edge-2'], datapath: 'sim' });
+    harnesses.push(h);
+    await h.startReconciler();
+    await h.startAgent('edge-1');
+    await h.startAgent('edge-2');
+    await h.waitConverged(h.introduction);
+    const reportedHooks = () => (JSON.parse(readFileSync(join(h.reconcilerStateDir, 'state/status/edge-2.json'), 'utf8')) as { report: { hooks: unknown[] } }).report.hooks;
+    expect(reportedHooks().length).toBeGreaterThan(0);
+
+    // Deleting the file may be an accident: nothing is torn down, status says so (and exits non-zero).
+    const deleted = h.commit('fleet: edge-2 leaves', (repo) => rmSync(join(repo, 'hosts/edge-2.yaml')));
+    const f = await h.waitFor(
+      (x) => x.commit === deleted && x.hosts.find((y) => y.host === 'edge-2')?.state === 'unmanaged' && x.hosts.find((y) => y.host === 'edge-1')?.state === 'converged',
+      'edge-2 to show unmanaged, edge-1 converged',
+    );
+    expect(f.hosts.find((y) => y.host === 'edge-2')!.reason).toBe('NotInFleet');
+    expect(f.hosts.find((y) => y.host === 'edge-1')!.reported!.commit).toBe(deleted);
+    expect(reportedHooks().length).toBeGreaterThan(0);
+    const status = h.cli('status', '--server', h.url);
+    expect(status.status).toBe(2); // not all converged
+    expect(status.stdout).toMatch(/edge-2 .* unmanaged/);
+
+    // Decommission on purpose: an empty Host, then the chains go.
+    const emptied = h.commit('fleet: edge-2 runs nothing', (repo) =>
+      writeFileSync(join(repo, 'hosts/edge-2.yaml'), 'apiVersion: bpfleet.dev/v1\nkind: Host\nmetadata:\n  name: edge-2\nspec:\n  interfaces: []\n'),
+    );
+    await h.waitConverged(emptied);
+    expect(reportedHooks()).toEqual([]);
+    // With the chains gone, deleting the file leaves a host that runs nothing: converged.
+    const gone = h.commit('fleet: edge-2 file removed', (repo) => rmSync(join(repo, 'hosts/edge-2.yaml')));
+    const g = await h.waitFor((x) => x.commit === gone, 'the deletion to publish');
+    expect(g.hosts.find((y) => y.host === 'edge-2')).toMatchObject({ state: 'converged', reason: 'NothingDesired' });
+  });
+});

@@ -27,7 +27,8 @@ describe('summarizeHost', () => {
     ['agent error', facts({ state: 'error', error: { code: 'VerifierRejected', message: 'x' } }), 'error', 'AgentError'],
     ['drift listed', facts({ drift: [{ iface: 'eth0', hook: 'xdp', kind: 'root-detached', detail: '' }] }), 'drifted', 'Drift'],
     ['agent ahead of the reconciler (state lost)', facts({ generation: 3 }), 'error', 'AgentAhead'],
-    ['no desired state for the host', facts({}, { desiredGen: null }), 'applying', 'NoDesiredState'],
+    ['no Host in the fleet and nothing running', facts({}, { desiredGen: null }), 'converged', 'NothingDesired'],
+    ['no Host in the fleet (file deleted) but chains still running', facts({ hooks: [{ iface: 'eth0', hook: 'xdp', policy: 'pass', generation: 3, members: [] }] }, { desiredGen: null }), 'unmanaged', 'NotInFleet'],
   ] as const)('%s', (_name, f, state, reason) => {
     expect(summarizeHost(f, now, STALE)).toMatchObject({ state, reason });
   });
