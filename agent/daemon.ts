@@ -154,7 +154,7 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
           hook: h.hook,
           policy: h.policy,
           generation: h.generation,
-          members: h.members.map((m) => ({ program: m.program, version: m.version, sha256: m.sha256, progId: m.progId, tag: m.tag })),
+          members: h.members.map((m) => ({ program: m.program, version: m.version, sha256: m.sha256, progId: m.progId, tag: m.tag, paramsHash: m.paramsHash })),
         })),
         drift: drift.map((d) => ({ iface: d.iface, hook: d.hook, kind: d.kind, detail: d.detail })),
         ...(lastError ? { error: lastError } : {}),

@@ -62,6 +62,8 @@ export interface ReportedMember {
   sha256: string;
   progId: number;
   tag: string;
+  /** sha256 of the canonical JSON of the member's params (agents before 0.2 omit it). */
+  paramsHash?: string;
 }
 
 export interface ReportedHook {
@@ -125,6 +127,8 @@ export interface HostStatus {
     error?: ProtocolError;
     datapath?: 'kernel' | 'sim';
     agentVersion?: string;
+    /** What the host last reported running; only with GET /v1/fleet?hooks=1. */
+    hooks?: ReportedHook[];
   } | null;
 }
 

@@ -3,10 +3,9 @@
 // the trust gate's verdict. Exit 0 all converged, 2 some not (or the trust gate
 // refused the head), 1 on error.
 
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { request } from 'undici';
-import { validateProtocol, type FleetStatus, type HostState } from '../../schemas/protocol.js';
+import type { FleetStatus, HostState } from '../../schemas/protocol.js';
+import { fetchFleetStatus, readAdminToken } from '../fleet-client.js';
 import { useColour } from '../output.js';
 
 export interface StatusOptions {
@@ -47,36 +46,13 @@ export async function runStatus(o: StatusOptions, io: StatusIo): Promise<number>
     io.stderr(`bpfleet: ${msg}\n`);
     return 1;
   };
-  let token: string | undefined;
-  try {
-    token = o.tokenFile ? (await readFile(o.tokenFile, 'utf8')).trim() : io.env.BPFLEET_TOKEN?.trim();
-  } catch (err) {
-    return fail(`cannot read --token-file ${o.tokenFile}: ${(err as Error).message}`);
-  }
-  if (!token) return fail('no token: pass --token-file or set BPFLEET_TOKEN (the admin token)');
   const timeoutMs = Number(o.timeout ?? 10) * 1000;
   if (!(timeoutMs > 0)) return fail(`--timeout: expected a positive number of seconds, got "${o.timeout}"`);
-
-  const base = o.server.replace(/\/+$/, '');
   let status: FleetStatus;
   try {
-    const res = await request(`${base}/v1/fleet`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) {
-      let reason = '';
-      try {
-        const body = JSON.parse(text) as { code?: string; message?: string };
-        reason = `${body.code ?? ''}${body.message ? `: ${body.message}` : ''}`;
-      } catch {
-        /* not JSON */
-      }
-      return fail(`${base}/v1/fleet answered ${res.statusCode}${reason ? ` ${reason}` : ''}`);
-    }
-    const v = validateProtocol('FleetStatus', JSON.parse(text));
-    if (!v.ok) return fail(`${base}/v1/fleet returned an unexpected document: ${v.errors.join('; ')}`);
-    status = v.value;
+    status = await fetchFleetStatus(o.server, await readAdminToken(o.tokenFile, io.env), { timeoutMs });
   } catch (err) {
-    return fail(`cannot reach ${base}: ${(err as Error).message}`);
+    return fail((err as Error).message);
   }
 
   if (o.json) io.stdout(`${JSON.stringify(status, null, 2)}\n`);

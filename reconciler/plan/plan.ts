@@ -3,7 +3,7 @@
 // This is what a reviewer reads on a pull request.
 
 import { canonicalJson } from '../../schemas/canonical-json.js';
-import type { ChainMember, FleetDesiredState, Hook, HookPolicy, HookState, HostDesiredState } from '../../schemas/desired-state.js';
+import type { FleetDesiredState, Hook, HookPolicy, HookState, HostDesiredState } from '../../schemas/desired-state.js';
 
 export type HookChangeKind =
   | 'added' // the hook had no chain, now has one
@@ -27,8 +27,8 @@ export interface HookChange {
   to: MemberRef[];
   /** For `replaced`: what happened to members, by program name. */
   members?: { added: MemberRef[]; removed: MemberRef[]; upgraded: { program: string; from: string; to: string }[] };
-  /** For `params`: the members whose parameters changed, with old and new values. */
-  params?: { program: string; from: Record<string, unknown>; to: Record<string, unknown> }[];
+  /** For `params`: the members whose parameters changed, with old (when known) and new values. */
+  params?: { program: string; from?: Record<string, unknown>; to: Record<string, unknown> }[];
   policy?: { from: HookPolicy; to: HookPolicy };
 }
 
@@ -45,22 +45,51 @@ export interface FleetPlan {
   summary: { hostsChanged: number; hostsAdded: number; hostsRemoved: number; hostsUnchanged: number; hooksChanged: number };
 }
 
-const ref = (m: ChainMember): MemberRef => ({ program: m.program, version: m.version });
+/**
+ * A chain member as the diff sees it. `id` is what needs a reload when it
+ * differs; `paramsKey` what an in-place update changes (null: not known).
+ */
+export interface MemberView {
+  program: string;
+  version: string;
+  id: string;
+  paramsKey: string | null;
+  /** The values, when known (desired states have them; what runs reports only a hash). */
+  params?: Record<string, unknown>;
+}
+
+export interface HookView {
+  policy: HookPolicy;
+  chain: MemberView[];
+}
+
 /** Identity of a loaded member: a different object, entry or version needs a reload. */
-const identity = (m: ChainMember) => `${m.program}@${m.version}#${m.object.sha256}:${m.entry}`;
+export function desiredView(h: HookState): HookView {
+  return {
+    policy: h.policy,
+    chain: h.chain.map((m) => ({ program: m.program, version: m.version, id: `${m.program}@${m.version}#${m.object.sha256}:${m.entry}`, paramsKey: canonicalJson(m.params), params: m.params })),
+  };
+}
 
 export function planHook(iface: string, hook: Hook, from: HookState | undefined, to: HookState | undefined): HookChange {
+  return diffHook(iface, hook, from && desiredView(from), to && desiredView(to));
+}
+
+const ref = (m: MemberView): MemberRef => ({ program: m.program, version: m.version });
+
+export function diffHook(iface: string, hook: Hook, from: HookView | undefined, to: HookView | undefined): HookChange {
   const f = from?.chain ?? [];
   const t = to?.chain ?? [];
   const base = { iface, hook, from: f.map(ref), to: t.map(ref) };
   if (!from && to) return { ...base, kind: 'added' };
   if (from && !to) return { ...base, kind: 'removed' };
-  const fi = f.map(identity);
-  const ti = t.map(identity);
+  const fi = f.map((m) => m.id);
+  const ti = t.map((m) => m.id);
   if (fi.join('|') === ti.join('|')) {
     const params = f
-      .map((m, i) => ({ program: m.program, from: m.params, to: t[i]!.params }))
-      .filter((p) => canonicalJson(p.from) !== canonicalJson(p.to));
+      .map((m, i) => ({ m, n: t[i]! }))
+      .filter(({ m, n }) => m.paramsKey !== null && n.paramsKey !== null && m.paramsKey !== n.paramsKey)
+      .map(({ m, n }) => ({ program: m.program, ...(m.params ? { from: m.params } : {}), to: n.params ?? {} }));
     if (params.length) return { ...base, kind: 'params', params };
     if (from!.policy !== to!.policy) return { ...base, kind: 'policy', policy: { from: from!.policy, to: to!.policy } };
     return { ...base, kind: 'unchanged' };
@@ -72,7 +101,7 @@ export function planHook(iface: string, hook: Hook, from: HookState | undefined,
     added: t.filter((m) => !fByName.has(m.program)).map(ref),
     removed: f.filter((m) => !tByName.has(m.program)).map(ref),
     upgraded: t
-      .filter((m) => fByName.has(m.program) && identity(fByName.get(m.program)!) !== identity(m))
+      .filter((m) => fByName.has(m.program) && fByName.get(m.program)!.id !== m.id)
       .map((m) => ({ program: m.program, from: fByName.get(m.program)!.version, to: m.version })),
   };
   return { ...base, kind: 'replaced', members };
@@ -92,12 +121,15 @@ export function planHost(host: string, from: HostDesiredState | undefined, to: H
     const [iface, hook] = k.split('\0') as [string, Hook];
     hooks.push(planHook(iface, hook, fi.get(k), ti.get(k)));
   }
-  const kind = !from ? 'added' : !to ? 'removed' : hooks.some((h) => h.kind !== 'unchanged') ? 'changed' : 'unchanged';
+  // A host leaving the fleet is not torn down (its agent keeps what it runs), so no hook changes.
+  if (from && !to) return { host, kind: 'removed', hooks: [] };
+  const kind = !from ? 'added' : hooks.some((h) => h.kind !== 'unchanged') ? 'changed' : 'unchanged';
   return { host, kind, hooks };
 }
 
 const HOOK_ORDER: Record<Hook, number> = { xdp: 0, 'tc-ingress': 1, 'tc-egress': 2 };
-function compareHookKeys(a: string, b: string): number {
+/** Orders `iface\0hook` keys: by interface, then xdp, tc-ingress, tc-egress. */
+export function compareHookKeys(a: string, b: string): number {
   const [ai, ah] = a.split('\0') as [string, Hook];
   const [bi, bh] = b.split('\0') as [string, Hook];
   return ai < bi ? -1 : ai > bi ? 1 : HOOK_ORDER[ah] - HOOK_ORDER[bh];
@@ -105,10 +137,13 @@ function compareHookKeys(a: string, b: string): number {
 
 export function planFleet(from: FleetDesiredState | undefined, to: FleetDesiredState): FleetPlan {
   const names = [...new Set([...Object.keys(from?.hosts ?? {}), ...Object.keys(to.hosts)])].sort();
-  const hosts = names.map((n) => planHost(n, from?.hosts[n]?.state, to.hosts[n]?.state));
+  return fleetPlan(from?.commit, to.commit, names.map((n) => planHost(n, from?.hosts[n]?.state, to.hosts[n]?.state)));
+}
+
+export function fleetPlan(from: string | undefined, to: string, hosts: HostPlan[]): FleetPlan {
   return {
-    from: from?.commit,
-    to: to.commit,
+    from,
+    to,
     hosts,
     summary: {
       hostsChanged: hosts.filter((h) => h.kind === 'changed').length,

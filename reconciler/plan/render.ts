@@ -23,7 +23,7 @@ function describe(c: HookChange): string {
       return `replace ${chain(c.from)}  ⇒  ${chain(c.to)}${parts.length ? ` (${parts.join(', ')})` : ''}`;
     }
     case 'params':
-      return `parameters only, no reload: ${(c.params ?? []).map((p) => `${p.program} ${JSON.stringify(p.from)} → ${JSON.stringify(p.to)}`).join('; ')}`;
+      return `parameters only, no reload: ${(c.params ?? []).map((p) => `${p.program} ${p.from ? JSON.stringify(p.from) : '(other values)'} → ${JSON.stringify(p.to)}`).join('; ')}`;
     case 'policy':
       return `fallback policy ${c.policy!.from} → ${c.policy!.to}`;
     case 'unchanged':
@@ -32,6 +32,8 @@ function describe(c: HookChange): string {
 }
 
 const SIGN: Record<HookChange['kind'], string> = { added: '+', removed: '-', replaced: '~', reordered: '~', params: '~', policy: '~', unchanged: ' ' };
+
+const REMOVED_NOTE = 'leaves the fleet: its agent keeps running what it runs now (to remove its chains, commit it with `interfaces: []` first)';
 
 export function summaryLine(plan: FleetPlan): string {
   const s = plan.summary;
@@ -46,6 +48,7 @@ export function renderText(plan: FleetPlan, colour: boolean): string {
   for (const h of plan.hosts) {
     if (h.kind === 'unchanged') continue;
     lines.push(c(1, `host ${h.host}`) + (h.kind === 'changed' ? '' : ` (${h.kind})`));
+    if (h.kind === 'removed') lines.push(c(2, `  ${REMOVED_NOTE}`));
     for (const k of h.hooks) {
       if (k.kind === 'unchanged') continue;
       lines.push(c(colourOf[k.kind], `  ${SIGN[k.kind]} ${k.iface}/${k.hook}: ${describe(k)}`));
@@ -61,6 +64,7 @@ export function renderMarkdown(plan: FleetPlan): string {
   if (changed.length) {
     out.push('| host | interface/hook | change | chain after |', '|---|---|---|---|');
     for (const h of changed) {
+      if (h.kind === 'removed') out.push(`| ${h.host} (removed) | | ${REMOVED_NOTE} | |`);
       for (const k of h.hooks.filter((k) => k.kind !== 'unchanged')) {
         out.push(`| ${h.host}${h.kind === 'changed' ? '' : ` (${h.kind})`} | \`${k.iface}/${k.hook}\` | ${k.kind}: ${escapeCell(describe(k))} | ${escapeCell(chain(k.to))} |`);
       }

@@ -5,7 +5,7 @@
 //   GET  /v1/hosts/{host}/desired   host token (admin may read)  long-poll, ETag "<generation>"
 //   POST /v1/hosts/{host}/status    host token                   StatusReport → 204
 //   GET  /v1/objects/{sha256}       host token / admin           only objects the caller's desired state references
-//   GET  /v1/fleet                  admin token                  FleetStatus
+//   GET  /v1/fleet[?hooks=1]        admin token                  FleetStatus (with what each host runs)
 //   POST /v1/webhook                X-Hub-Signature-256          202, calls onWebhook()
 //   GET  /healthz /readyz /metrics  none
 
@@ -88,7 +88,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   let trust: TrustStatus = { status: 'pending' };
   let publishing: Promise<unknown> = Promise.resolve();
 
-  function fleetStatus(): FleetStatus {
+  function fleetStatus(withHooks = false): FleetStatus {
     const names = new Set<string>([...opts.hosts.keys(), ...published.keys()]);
     const gens = store.generations();
     const statuses = store.statuses();
@@ -102,6 +102,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       commit: fleetCommit,
       now: clock(),
       staleAfterMs,
+      withHooks,
     });
   }
 
@@ -234,7 +235,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       setRoute('/v1/fleet');
       only('GET');
       requireAdmin(auth.identify(req));
-      return sendJson(res, 200, fleetStatus());
+      return sendJson(res, 200, fleetStatus(url.searchParams.get('hooks') === '1'));
     }
     if (b === 'webhook' && parts.length === 2) {
       setRoute('/v1/webhook');

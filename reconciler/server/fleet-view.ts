@@ -12,7 +12,7 @@ export interface HostFacts {
 }
 
 /** State of one host at `now`. A report older than `staleAfterMs` makes it unreachable, whatever it said. */
-export function summarizeHost(facts: HostFacts, now: Date, staleAfterMs: number): HostStatus {
+export function summarizeHost(facts: HostFacts, now: Date, staleAfterMs: number, withHooks = false): HostStatus {
   const { host, desired, status } = facts;
   const desiredView = desired ? { commit: desired.commit, generation: desired.generation, hash: desired.hash } : null;
   if (!status) return { host, state: 'unreachable', reason: 'NeverReported', desired: desiredView, reported: null };
@@ -27,6 +27,7 @@ export function summarizeHost(facts: HostFacts, now: Date, staleAfterMs: number)
     datapath: r.datapath,
     agentVersion: r.agentVersion,
     ...(r.error ? { error: r.error } : {}),
+    ...(withHooks ? { hooks: r.hooks } : {}),
   };
   const verdict = (state: HostState, reason: string): HostStatus => ({ host, state, reason, desired: desiredView, reported });
   if (now.getTime() - Date.parse(status.receivedAt) > staleAfterMs) return verdict('unreachable', 'Stale');
@@ -51,8 +52,10 @@ export function summarizeFleet(args: {
   commit: string | null;
   now: Date;
   staleAfterMs: number;
+  /** Include what each host last reported running (for `bpfleet plan --running`). */
+  withHooks?: boolean;
 }): FleetStatus {
-  const hosts = [...args.hosts].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)).map((h) => summarizeHost(h, args.now, args.staleAfterMs));
+  const hosts = [...args.hosts].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)).map((h) => summarizeHost(h, args.now, args.staleAfterMs, args.withHooks));
   const byState: Partial<Record<HostState, number>> = {};
   for (const h of hosts) byState[h.state] = (byState[h.state] ?? 0) + 1;
   return {

@@ -9,7 +9,7 @@ describe('CLI surface', () => {
     );
     expect(surface).toEqual({
       validate: ['--json', '--repo', '--rev'],
-      plan: ['--format', '--from', '--json', '--repo', '--to'],
+      plan: ['--format', '--from', '--json', '--repo', '--running', '--server', '--timeout', '--to', '--token-file'],
       verify: expect.arrayContaining(['--allow-downgrade', '--introduction', '--json', '--repo', '--since', '--to']),
       reconciler: ['--config'],
       agent: ['--config'],

@@ -157,3 +157,41 @@ describe('taking a host out of the fleet', () => {
     expect(g.hosts.find((y) => y.host === 'edge-2')).toMatchObject({ state: 'converged', reason: 'NothingDesired' });
   });
 });
+
+describe('bpfleet plan --running', () => {
+  it('diffs HEAD with what each agent reports: only the host that missed a commit has changes', async () => {
+    const h = await createHarness({ hosts: ['edge-1', 'edge-2'], datapath: 'sim' });
+    harnesses.push(h);
+    await h.startReconciler();
+    await h.startAgent('edge-1');
+    await h.startAgent('edge-2');
+    await h.waitConverged(h.introduction);
+    const none = h.cli('plan', '--repo', h.repo, '--running', '--server', h.url);
+    expect(none.stderr).toBe('');
+    expect(none.status).toBe(0);
+    expect(none.stdout).toMatch(/No changes\. 2 host\(s\) unchanged/);
+
+    // edge-2 is down while a rate change lands.
+    await h.stopAgent('edge-2', 'SIGTERM');
+    const next = h.commit('edge: lower the rate, block one more prefix', (repo) => {
+      const e1 = join(repo, 'hosts/edge-1.yaml');
+      writeFileSync(e1, readFileSync(e1, 'utf8').replace(/ratePps: \d+/, 'ratePps: 777'));
+      const e2 = join(repo, 'hosts/edge-2.yaml');
+      writeFileSync(e2, readFileSync(e2, 'utf8').replace('prefixes: [198.51.100.0/24]', 'prefixes: [198.51.100.0/24, 192.0.2.0/24]'));
+    });
+    await h.waitFor((x) => x.hosts.find((y) => y.host === 'edge-1')?.reported?.commit === next, 'edge-1 to apply');
+    const r = h.cli('plan', '--repo', h.repo, '--running', '--server', h.url, '--json');
+    expect(r.status).toBe(2);
+    const plan = JSON.parse(r.stdout) as { from: string; to: string; hosts: { host: string; kind: string; hooks: { kind: string; params?: { program: string; to: Record<string, unknown> }[] }[] }[] };
+    expect(plan.from).toBe('running');
+    expect(plan.to).toBe(next);
+    expect(plan.hosts.find((x) => x.host === 'edge-1')!.kind).toBe('unchanged');
+    const edge2 = plan.hosts.find((x) => x.host === 'edge-2')!;
+    expect(edge2.kind).toBe('changed');
+    expect(edge2.hooks.filter((k) => k.kind !== 'unchanged')).toEqual([expect.objectContaining({ kind: 'params', params: [{ program: 'blocklist', to: { prefixes: ['198.51.100.0/24', '192.0.2.0/24'] } }] })]);
+
+    // Usage errors are plain and exit 1.
+    expect(h.cli('plan', '--repo', h.repo, '--running').stderr).toMatch(/--running needs --server/);
+    expect(h.cli('plan', '--repo', h.repo, '--running', '--from', 'HEAD', '--server', h.url).status).toBe(1);
+  });
+});
