@@ -5,8 +5,9 @@
 // visible at the receiver; good packets must all arrive.
 //
 //   npm run build && npm run soak -- --minutes 2      (default 30; 0.5 for a quick check)
+//   npm run soak -- --minutes 60 --restarts 0          (no restarts: long-lived processes, for leaks)
 //
-// Writes bench/results/soak.json: commits, applies, chain swaps under traffic,
+// Writes bench/results/soak.json (soak-steady.json with --restarts 0): commits, applies, chain swaps under traffic,
 // packets sent / lost / bypassed, commit→converged p50/p99/max, RSS over time.
 // Exits 1 when a packet was lost or bypassed or the fleet failed to converge.
 
@@ -21,6 +22,8 @@ const arg = (name: string, dflt: number) => {
   return v;
 };
 const MINUTES = arg('minutes', 30);
+// Restarts hide slow leaks (every process is young); --restarts 0 keeps them alive for the whole soak.
+const RESTARTS = arg('restarts', 1) > 0;
 const HOSTS = ['edge-1', 'edge-2'];
 const RESULTS = resolve(import.meta.dirname, import.meta.dirname.includes('/dist/') ? '../../bench/results' : 'results');
 const progress = (msg: string) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -31,6 +34,18 @@ function quantiles(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : null);
   return { n: s.length, p50: q(0.5), p99: q(0.99), max: s.at(-1) ?? null };
+}
+
+/** First, last, max and the least-squares slope (MiB per hour) of one process's RSS samples. */
+function trend(points: { t: number; v: number }[]) {
+  if (points.length < 2) return null;
+  const n = points.length;
+  const mt = points.reduce((a, p) => a + p.t, 0) / n;
+  const mv = points.reduce((a, p) => a + p.v, 0) / n;
+  const cov = points.reduce((a, p) => a + (p.t - mt) * (p.v - mv), 0);
+  const vt = points.reduce((a, p) => a + (p.t - mt) ** 2, 0);
+  const slope = vt > 0 ? (cov / vt) * 3600 : 0;
+  return { first: points[0]!.v, last: points.at(-1)!.v, max: Math.max(...points.map((p) => p.v)), slopeMiBPerHour: Math.round(slope * 10) / 10 };
 }
 
 async function waitConverged(lab: Lab, commit: string, timeoutMs = 60_000): Promise<number> {
@@ -77,7 +92,9 @@ async function main() {
     timeouts: 0,
     packets: { sentGood: 0, sentBad: 0, receivedGood: 0, receivedBad: 0, lost: 0, bypassed: 0, duplicated: 0 },
     convergenceMs: quantiles([]),
+    restarts: RESTARTS,
     restartReconvergeMs: quantiles([]),
+    rssTrend: {} as Record<string, { first: number; last: number; max: number; slopeMiBPerHour: number } | null>,
     rssMiB: [] as { t: number; reconciler: number | null; agents: Record<string, number | null> }[],
     errors: [] as string[],
   };
@@ -110,13 +127,13 @@ async function main() {
     while (Date.now() < deadline) {
       const r = Math.random();
       try {
-        if (r < 0.1) {
+        if (RESTARTS && r < 0.1) {
           const h = pick(HOSTS);
           await lab.stop(h, pick(['SIGKILL', 'SIGTERM'] as const));
           lab.start(h);
           result.agentRestarts++;
           restartConverge.push(await waitConverged(lab, head));
-        } else if (r < 0.15) {
+        } else if (RESTARTS && r < 0.15) {
           await lab.stop('reconciler', pick(['SIGKILL', 'SIGTERM'] as const));
           lab.start('reconciler');
           result.reconcilerRestarts++;
@@ -168,14 +185,19 @@ async function main() {
     }
     result.convergenceMs = quantiles(converge.map((x) => Math.round(x)));
     result.restartReconvergeMs = quantiles(restartConverge.map((x) => Math.round(x)));
+    for (const name of ['reconciler', ...HOSTS]) {
+      const points = result.rssMiB.map((x) => ({ t: x.t, v: name === 'reconciler' ? x.reconciler : x.agents[name] })).filter((x): x is { t: number; v: number } => x.v !== null && x.v !== undefined);
+      result.rssTrend[name] = trend(points);
+    }
     await lab.close();
     mkdirSync(RESULTS, { recursive: true });
-    writeFileSync(join(RESULTS, 'soak.json'), `${JSON.stringify(result, null, 1)}\n`);
+    writeFileSync(join(RESULTS, RESTARTS ? 'soak.json' : 'soak-steady.json'), `${JSON.stringify(result, null, 1)}\n`);
     const p = result.packets;
     console.log(
       `soak ${MINUTES} min: ${result.commits} commits, ${result.applies} applies, ${result.chainSwapsUnderTraffic} chain swaps under traffic, ` +
         `${result.agentRestarts} agent + ${result.reconcilerRestarts} reconciler restarts; packets sent ${p.sentGood}+${p.sentBad} bad, lost ${p.lost}, bypassed ${p.bypassed}; ` +
-        `commit→converged p50 ${result.convergenceMs.p50} ms p99 ${result.convergenceMs.p99} ms max ${result.convergenceMs.max} ms; timeouts ${result.timeouts}`,
+        `commit→converged p50 ${result.convergenceMs.p50} ms p99 ${result.convergenceMs.p99} ms max ${result.convergenceMs.max} ms; timeouts ${result.timeouts}; ` +
+        `RSS MiB first→last (slope/h): ${Object.entries(result.rssTrend).map(([n, t]) => (t ? `${n} ${t.first}→${t.last} (${t.slopeMiBPerHour})` : `${n} -`)).join(', ')}`,
     );
   }
   const p = result.packets;
