@@ -164,7 +164,7 @@ export async function applyHost(opts: ApplyHostOptions): Promise<ApplyReceipt> {
     }
   }
 
-  // 4. Hooks no longer desired.
+  // 5. Hooks no longer desired.
   for (const step of steps) {
     if (step.action !== 'remove') continue;
     const ref = { iface: step.iface, hook: step.hook };
