@@ -23,7 +23,7 @@ const arg = (name: string, dflt: number) => {
 };
 const MINUTES = arg('minutes', 30);
 // Restarts hide slow leaks (every process is young); --restarts 0 keeps them alive for the whole soak.
-const RESTARTS = arg('restarts', 1) > 0;
+const RESTARTS = arg('restarts', 1) !== 0;
 const HOSTS = ['edge-1', 'edge-2'];
 const RESULTS = resolve(import.meta.dirname, import.meta.dirname.includes('/dist/') ? '../../bench/results' : 'results');
 const progress = (msg: string) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -185,7 +185,8 @@ async function main() {
     }
     result.convergenceMs = quantiles(converge.map((x) => Math.round(x)));
     result.restartReconvergeMs = quantiles(restartConverge.map((x) => Math.round(x)));
-    for (const name of ['reconciler', ...HOSTS]) {
+    // With restarts the samples span several process lifetimes: a slope would mean nothing.
+    for (const name of RESTARTS ? [] : ['reconciler', ...HOSTS]) {
       const points = result.rssMiB.map((x) => ({ t: x.t, v: name === 'reconciler' ? x.reconciler : x.agents[name] })).filter((x): x is { t: number; v: number } => x.v !== null && x.v !== undefined);
       result.rssTrend[name] = trend(points);
     }

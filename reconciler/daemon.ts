@@ -32,7 +32,8 @@ export async function startReconciler(cfg: ReconcilerConfig, log: Logger, baseCo
   const objectDir = join(cfg.stateDir, 'objects');
   const compileOptions: CompileOptions = {
     ...baseCompileOptions,
-    fetchUrl: baseCompileOptions?.fetchUrl ?? createUrlObjectFetcher({ cacheDir: objectDir, maxBytes: MAX_OBJECT_BYTES, timeoutMs: (cfg.objectFetchTimeout ?? 30) * 1000 }),
+    // Always this fetcher: URL objects are served from its cache.
+    fetchUrl: createUrlObjectFetcher({ cacheDir: objectDir, cacheRequired: true, maxBytes: MAX_OBJECT_BYTES, timeoutMs: (cfg.objectFetchTimeout ?? 30) * 1000 }),
   };
   await mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
   const store = await openStateStore(join(cfg.stateDir, 'state'));
@@ -120,7 +121,9 @@ export async function startReconciler(cfg: ReconcilerConfig, log: Logger, baseCo
   const convergeTimer = setInterval(() => {
     if (!publishedAt) return;
     const fleet = api.fleetStatus();
-    if (fleet.hosts.length && fleet.hosts.every((h) => h.state === 'converged' && h.reported?.commit === publishedAt!.commit)) {
+    // Hosts outside the fleet (no desired state) have nothing to converge to.
+    const members = fleet.hosts.filter((h) => h.desired !== null);
+    if (members.length && members.every((h) => h.state === 'converged' && h.reported?.commit === publishedAt!.commit)) {
       convergeSeconds.observe((Date.now() - publishedAt.at) / 1000);
       log.info({ commit: publishedAt.commit, seconds: (Date.now() - publishedAt.at) / 1000 }, 'fleet converged');
       publishedAt = undefined;

@@ -111,6 +111,14 @@ export interface TrustStatus {
   since?: string;
 }
 
+/** An authenticated head that could not be published yet (an object download failed); retried with backoff. */
+export interface PendingHead {
+  commit: string;
+  reason: string;
+  message: string;
+  since: string;
+}
+
 export interface HostStatus {
   host: string;
   state: HostState;
@@ -138,6 +146,7 @@ export interface FleetStatus {
   staleAfterSeconds: number;
   commit?: string | null;
   trust: TrustStatus;
+  pending?: PendingHead;
   hosts: HostStatus[];
   summary: { total: number; byState: Partial<Record<HostState, number>> };
 }

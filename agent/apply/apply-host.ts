@@ -1,11 +1,13 @@
 // One transaction per host. Order matters and is the whole point:
 //   1. stage EVERY new generation (load, verify, wire — no traffic touched);
 //      one refusal discards them all and the host stays exactly as it was;
-//   2. attach the hooks that run nothing yet — the one activation that can
-//      meet the outside world (interface gone, another tool's program there);
-//      a refusal removes the hooks attached so far, and the host is as it was;
-//   3. write params-only changes in place;
-//   4. swap the live hooks (one atomic slot update each, nothing left to fail);
+//   2. attach the hooks that run nothing yet — the activation that meets the
+//      outside world (interface gone, another tool's program there); a refusal
+//      removes the hooks attached so far, and the host is as it was;
+//   3. write params-only changes in place (a failure also removes the hooks
+//      attached in step 2; params written before it stay written);
+//   4. swap the live hooks (one atomic slot update each; only a drift repair
+//      that must re-attach a detached root can still be refused here);
 //   5. remove hooks that are no longer desired.
 // Drift is repaired only when self-heal is on; otherwise it is reported.
 
@@ -113,25 +115,42 @@ export async function applyHost(opts: ApplyHostOptions): Promise<ApplyReceipt> {
     log({ event: 'activated', host, iface: handle.iface, hook: handle.hook, generation: handle.generation });
   };
 
-  // 2. Attach the hooks that run nothing yet; undo them all if one cannot attach.
+  // Removes the hooks step 2 attached; says honestly what could not be undone.
   const attached: HookRef[] = [];
+  const undoAttached = async (failed?: HookRef): Promise<string> => {
+    const undone: string[] = [];
+    const stuck: string[] = [];
+    // The hook that failed to attach may have pins but nothing live: clean it up quietly.
+    if (failed) await datapath.remove(failed).catch(() => undefined);
+    for (const r of attached.splice(0)) {
+      try {
+        await datapath.remove(r);
+        undone.push(`${r.iface}/${r.hook}`);
+        const i = receiptSteps.findIndex((s) => s.iface === r.iface && s.hook === r.hook);
+        if (i >= 0) receiptSteps.splice(i, 1);
+      } catch (e) {
+        stuck.push(`${r.iface}/${r.hook} (${(e as Error).message})`);
+      }
+    }
+    return [
+      undone.length ? `${undone.join(', ')} attached in this apply ${undone.length === 1 ? 'was' : 'were'} removed again` : '',
+      stuck.length ? `COULD NOT remove ${stuck.join(', ')} again: still attached` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+  };
+
+  // 2. Attach the hooks that run nothing yet; undo them all if one cannot attach.
   for (const entry of staged.filter((x) => x.step.fromGeneration === undefined)) {
     const ref = { iface: entry.handle.iface, hook: entry.handle.hook };
     try {
       await activate(entry);
       attached.push(ref);
     } catch (e) {
-      const undone: string[] = [];
-      for (const r of [...attached, ref]) {
-        await datapath.remove(r).then(
-          () => r !== ref && undone.push(`${r.iface}/${r.hook}`),
-          () => undefined, // best effort: the failed hook may have nothing to remove
-        );
-      }
-      receiptSteps.splice(0);
+      const undo = await undoAttached(ref);
       await discardAll();
-      const also = undone.length ? `; ${undone.join(', ')} attached in this apply ${undone.length === 1 ? 'was' : 'were'} removed again` : '';
-      throw fail('ActivateFailed', `${host}: attaching ${ref.iface}/${ref.hook} failed, nothing was changed${also}: ${(e as Error).message}`, e, ref);
+      const outcome = undo.includes('COULD NOT') ? undo : `nothing was changed${undo ? `; ${undo}` : ''}`;
+      throw fail('ActivateFailed', `${host}: attaching ${ref.iface}/${ref.hook} failed, ${outcome}: ${(e as Error).message}`, e, ref);
     }
   }
 
@@ -145,8 +164,8 @@ export async function applyHost(opts: ApplyHostOptions): Promise<ApplyReceipt> {
       await datapath.updateParams(ref, step.desired!.chain);
     } catch (e) {
       await discardAll();
-      const also = attached.length ? `; ${attached.map((r) => `${r.iface}/${r.hook}`).join(', ')} ${attached.length === 1 ? 'was' : 'were'} attached` : '';
-      throw fail('ParamsFailed', `${host}: params update of ${step.iface}/${step.hook} failed; no live chain was swapped${also}: ${(e as Error).message}`, e, ref);
+      const undo = await undoAttached();
+      throw fail('ParamsFailed', `${host}: params update of ${step.iface}/${step.hook} failed; no live chain was swapped${undo ? `; ${undo}` : ''}: ${(e as Error).message}`, e, ref);
     }
     receiptSteps.push(record(step, performance.now() - s0, step.fromGeneration));
     log({ event: 'params-updated', host, ...ref });

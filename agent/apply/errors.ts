@@ -9,9 +9,9 @@ export type ApplyErrorCode =
   | 'InspectFailed'
   /** A generation could not be staged: all staged ones were discarded, nothing changed. */
   | 'StageFailed'
-  /** An in-place params update failed: earlier params steps of this apply stay written, no generation was activated. */
+  /** An in-place params update failed: earlier params steps of this apply stay written, no live chain was swapped, hooks attached by this apply were removed again. */
   | 'ParamsFailed'
-  /** A staged generation could not be made live: hooks listed as done in the receipt did switch. */
+  /** A staged generation could not be made live. Attaching a new hook: the hooks this apply attached were removed again (the message says if one could not be). Swapping a live hook: hooks listed as done in the receipt did switch. */
   | 'ActivateFailed'
   /** Removing a hook no longer desired failed: everything else was applied. */
   | 'RemoveFailed';

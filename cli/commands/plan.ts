@@ -60,6 +60,11 @@ export function registerPlan(program: Command): void {
         let plan;
         if (o.running) {
           const fleet = await fetchFleetStatus(o.server!, await readAdminToken(o.tokenFile, process.env), { timeoutMs, hooks: true });
+          // A reconciler that predates ?hooks=1 answers without them: that is not "runs nothing".
+          if (fleet.hosts.some((h) => h.reported && !h.reported.hooks)) return fail(`${o.server} does not report what hosts run (GET /v1/fleet?hooks=1); upgrade the reconciler`);
+          for (const h of fleet.hosts.filter((x) => x.state === 'unreachable' && x.reported)) {
+            process.stderr.write(`bpfleet: warning: ${h.host} last reported at ${h.reported!.reportedAt} (${h.reason}); planning against what it ran then\n`);
+          }
           plan = planFleetAgainstRunning(
             target.fleet,
             fleet.hosts.map((h) => ({ host: h.host, commit: h.reported?.commit ?? null, hooks: h.reported ? (h.reported.hooks ?? []) : null })),

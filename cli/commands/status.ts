@@ -1,7 +1,7 @@
 // `bpfleet status`: the fleet as the reconciler sees it — per host the desired
 // and applied commit, the summarised state and when it last reported — plus
 // the trust gate's verdict. Exit 0 all converged, 2 some not (or the trust gate
-// refused the head), 1 on error.
+// refused the head, or a head waits for its objects), 1 on error.
 
 import type { Command } from 'commander';
 import type { FleetStatus, HostState } from '../../schemas/protocol.js';
@@ -58,7 +58,7 @@ export async function runStatus(o: StatusOptions, io: StatusIo): Promise<number>
   if (o.json) io.stdout(`${JSON.stringify(status, null, 2)}\n`);
   else io.stdout(renderStatus(status, io.colour));
   const allConverged = status.hosts.every((h) => h.state === 'converged');
-  return allConverged && status.trust.status !== 'refused' ? 0 : 2;
+  return allConverged && status.trust.status !== 'refused' && !status.pending ? 0 : 2;
 }
 
 const COLOURS: Record<HostState, string> = { converged: '32', applying: '33', drifted: '35', error: '31', unreachable: '31', unmanaged: '35' };
@@ -88,6 +88,7 @@ export function renderStatus(s: FleetStatus, colour: boolean): string {
   const out = [line(header, false), ...rows.map((r) => line(r, true))];
   out.push('', summaryLine(s, paint));
   if (s.trust.status !== 'authenticated') out.push(trustLine(s, paint));
+  if (s.pending) out.push(`${paint('33', `head ${short(s.pending.commit)} pending`)} (${s.pending.reason}, since ${s.pending.since}): ${s.pending.message}`);
   return `${out.join('\n')}\n`;
 }
 

@@ -152,7 +152,9 @@ async function loadObject(tree: TreeReader, p: ProgramManifest, opts: CompileOpt
     try {
       bytes = await opts.fetchUrl(p.object.url!, p.object.sha256);
     } catch (err) {
-      diags.push(at(p.doc, where, 'ObjectFetchFailed', `spec.object.url: cannot fetch ${redactUrl(p.object.url!)}: ${(err as Error).message}`));
+      // A URL that is wrong for good (4xx, too large) is a verdict on the commit; the rest is retried.
+      const code = (err as { transient?: boolean }).transient === false ? 'ObjectUrlRefused' : 'ObjectFetchFailed';
+      diags.push(at(p.doc, where, code, `spec.object.url: cannot fetch ${redactUrl(p.object.url!)}: ${(err as Error).message}`));
       return undefined;
     }
   } else {

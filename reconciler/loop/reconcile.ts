@@ -7,7 +7,7 @@ import { compileFleet, type CompileOptions } from '../compile/compile-fleet.js';
 import { formatDiagnostic } from '../manifests/diagnostic.js';
 import { openRevision } from '../manifests/git-tree.js';
 import type { FleetDesiredState } from '../../schemas/desired-state.js';
-import type { TrustStatus } from '../../schemas/protocol.js';
+import type { PendingHead, TrustStatus } from '../../schemas/protocol.js';
 import type { StateStore } from '../state/state-store.js';
 import type { FleetSource } from '../source/source.js';
 import { authenticate, type AuthResult } from '../trust/index.js';
@@ -22,7 +22,7 @@ export type ReconcileOutcome =
 
 export interface Publisher {
   publish(fleet: FleetDesiredState): Promise<{ changed: string[]; removed: string[] }>;
-  setFleetInfo(info: { trust: TrustStatus }): void;
+  setFleetInfo(info: { trust: TrustStatus; pending?: PendingHead }): void;
 }
 
 export interface ReconcileDeps {
@@ -52,12 +52,20 @@ export function createReconcileLoop(d: ReconcileDeps): ReconcileLoop {
   let again = false;
   let lastOutcome: ReconcileOutcome | undefined;
   let lastTrust: TrustStatus = { status: 'pending' };
+  let pending: PendingHead | undefined;
 
   // `since` is when the gate entered its current verdict, kept while the verdict stays the same.
   const setTrust = (t: TrustStatus) => {
+    if (t.status === 'refused') pending = undefined; // a refused head supersedes one that waited
     const same = t.status === lastTrust.status && t.reason === lastTrust.reason && t.commit === lastTrust.commit;
     lastTrust = { ...t, since: same && lastTrust.since ? lastTrust.since : new Date().toISOString() };
-    d.publisher.setFleetInfo({ trust: lastTrust });
+    d.publisher.setFleetInfo({ trust: lastTrust, pending });
+  };
+  // A head that waits on something outside Git (an object URL): status says so until it is published or superseded.
+  const setPending = (p: Omit<PendingHead, 'since'> | undefined) => {
+    const same = p && pending && p.commit === pending.commit && p.reason === pending.reason;
+    pending = p ? { ...p, since: same ? pending!.since : new Date().toISOString() } : undefined;
+    d.publisher.setFleetInfo({ trust: lastTrust, pending });
   };
 
   async function compileAt(commit: string) {
@@ -116,8 +124,11 @@ export function createReconcileLoop(d: ReconcileDeps): ReconcileLoop {
       // (A digest mismatch is: the bytes that came back are not the pinned ones.)
       const fetchFailures = compiled.diagnostics.filter((x) => x.code === 'ObjectFetchFailed');
       if (fetchFailures.length > 0 && fetchFailures.length === compiled.diagnostics.length) {
-        return { step: 'compile', result: 'unavailable', reason: 'ObjectFetchFailed', message: `commit ${head.slice(0, 12)}: ${fetchFailures.map(formatDiagnostic).join('; ')}`, commit: head };
+        const message = `commit ${head.slice(0, 12)} waits for its objects (retrying): ${fetchFailures.map(formatDiagnostic).join('; ')}`;
+        setPending({ commit: head, reason: 'ObjectFetchFailed', message });
+        return { step: 'compile', result: 'unavailable', reason: 'ObjectFetchFailed', message, commit: head };
       }
+      pending = undefined;
       const shown = compiled.diagnostics.slice(0, 5).map(formatDiagnostic);
       const more = compiled.diagnostics.length > shown.length ? ` (+${compiled.diagnostics.length - shown.length} more)` : '';
       const message = `commit ${head.slice(0, 12)} is invalid: ${shown.join('; ')}${more}`;
@@ -129,6 +140,7 @@ export function createReconcileLoop(d: ReconcileDeps): ReconcileLoop {
     // 4. publish (generations bump only where a host's state changed)
     const { changed, removed } = await d.publisher.publish(compiled.fleet);
     await d.store.setCommits({ applied: head });
+    pending = undefined;
     setTrust({ status: 'authenticated', commit: head, lastAuthenticatedCommit: head });
     return { step: 'publish', result: 'published', commit: head, changed, removed, authenticated: auth.checked };
   }

@@ -13,15 +13,24 @@ import { sha256Hex } from '../../schemas/canonical-json.js';
 export interface UrlObjectOptions {
   /** Content-addressed cache (`<sha256>` files). Without it every compile downloads. */
   cacheDir?: string;
+  /** The cache is where the bytes are served from (the reconciler): failing to keep them fails the fetch. */
+  cacheRequired?: boolean;
   /** Largest body accepted; a larger one is cut off, not buffered. */
   maxBytes: number;
   timeoutMs?: number;
 }
 
-/** A download that did not produce bytes; transient by nature (network, origin, status). */
+/**
+ * A download that did not produce bytes. `transient`: worth retrying as is
+ * (network, timeout, 5xx, 408/429, local disk); otherwise the URL itself is
+ * wrong (not http(s), 4xx, too large) and only a new commit can fix it.
+ */
 export class ObjectFetchError extends Error {
   readonly code = 'ObjectFetchFailed';
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+  ) {
     super(message);
     this.name = 'ObjectFetchError';
   }
@@ -42,9 +51,9 @@ export function createUrlObjectFetcher(o: UrlObjectOptions): FetchUrlObject {
     try {
       parsed = new URL(url);
     } catch {
-      throw new ObjectFetchError('not a URL');
+      throw new ObjectFetchError('not a URL', false);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ObjectFetchError('expected an http or https URL');
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ObjectFetchError('expected an http or https URL', false);
     // Credentials in the URL become a Basic authorization header, as curl does.
     const headers: Record<string, string> = { accept: 'application/octet-stream, */*' };
     if (parsed.username || parsed.password) {
@@ -60,30 +69,30 @@ export function createUrlObjectFetcher(o: UrlObjectOptions): FetchUrlObject {
       const e = err as Error & { cause?: Error };
       const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.message ?? e.message);
       // Messages from below may quote the URL, query string (a token?) and all.
-      throw new ObjectFetchError(why.split(parsed.href).join('<url>').split(url).join('<url>'));
+      throw new ObjectFetchError(why.split(parsed.href).join('<url>').split(url).join('<url>'), true);
     }
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => undefined);
-      throw new ObjectFetchError(`HTTP ${res.status}, expected 200`);
+      throw new ObjectFetchError(`HTTP ${res.status}, expected 200`, res.status >= 500 || res.status === 408 || res.status === 429);
     }
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (declared > o.maxBytes) {
       await res.body?.cancel().catch(() => undefined);
-      throw new ObjectFetchError(`${declared} bytes, expected at most ${o.maxBytes}`);
+      throw new ObjectFetchError(`${declared} bytes, expected at most ${o.maxBytes}`, false);
     }
     const chunks: Uint8Array[] = [];
     let size = 0;
     try {
       for await (const chunk of res.body ?? []) {
         size += chunk.length;
-        if (size > o.maxBytes) throw new ObjectFetchError(`more than ${o.maxBytes} bytes, expected at most ${o.maxBytes}`);
+        if (size > o.maxBytes) throw new ObjectFetchError(`more than ${o.maxBytes} bytes, expected at most ${o.maxBytes}`, false);
         chunks.push(chunk);
       }
     } catch (err) {
       await res.body?.cancel().catch(() => undefined);
       if (err instanceof ObjectFetchError) throw err;
       const e = err as Error;
-      throw new ObjectFetchError(`${e.name === 'TimeoutError' || signal.aborted ? `body not received within ${timeoutMs} ms` : e.message}`);
+      throw new ObjectFetchError(`${e.name === 'TimeoutError' || signal.aborted ? `body not received within ${timeoutMs} ms` : e.message}`, true);
     }
     return new Uint8Array(Buffer.concat(chunks));
   };
@@ -101,8 +110,12 @@ export function createUrlObjectFetcher(o: UrlObjectOptions): FetchUrlObject {
     const bytes = await p;
     // Only the pinned bytes are kept; a mismatch goes back to compile, which names it.
     if (o.cacheDir && sha256Hex(bytes) === sha256) {
-      await mkdir(o.cacheDir, { recursive: true });
-      await writeFileAtomic(join(o.cacheDir, sha256), bytes, 0o644).catch(() => undefined);
+      try {
+        await mkdir(o.cacheDir, { recursive: true });
+        await writeFileAtomic(join(o.cacheDir, sha256), bytes, 0o644);
+      } catch (err) {
+        if (o.cacheRequired) throw new ObjectFetchError(`downloaded, but cannot keep it in ${o.cacheDir}: ${(err as Error).message}`, true);
+      }
     }
     return bytes;
   };

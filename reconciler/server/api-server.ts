@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { canonicalHash, sha256Hex } from '../../schemas/canonical-json.js';
 import type { FleetDesiredState } from '../../schemas/desired-state.js';
-import { HOST_NAME_PATTERN, MAX_WAIT_SECONDS, SHA256_PATTERN, validateProtocol, type FleetStatus, type TrustStatus } from '../../schemas/protocol.js';
+import { HOST_NAME_PATTERN, MAX_WAIT_SECONDS, SHA256_PATTERN, validateProtocol, type FleetStatus, type PendingHead, type TrustStatus } from '../../schemas/protocol.js';
 import type { DesiredSigner } from '../signing/sign-desired.js';
 import { desiredDocument } from '../signing/sign-desired.js';
 import type { HostGeneration, StateStore } from '../state/state-store.js';
@@ -56,7 +56,7 @@ export interface ApiServer {
   /** Sign and serve a compiled fleet; bumps generations only where hash or commit changed and wakes those hosts' long-polls. */
   publish(fleet: FleetDesiredState): Promise<{ changed: string[]; removed: string[] }>;
   /** Fleet-level status shown by GET /v1/fleet (e.g. the trust gate refusing a head). */
-  setFleetInfo(info: { trust: TrustStatus }): void;
+  setFleetInfo(info: { trust: TrustStatus; pending?: PendingHead }): void;
   fleetStatus(): FleetStatus;
   close(): Promise<void>;
 }
@@ -86,6 +86,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   let everPublished = false;
   let fleetCommit: string | null = store.commits().applied;
   let trust: TrustStatus = { status: 'pending' };
+  let pending: PendingHead | undefined;
   let publishing: Promise<unknown> = Promise.resolve();
 
   function fleetStatus(withHooks = false): FleetStatus {
@@ -99,6 +100,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         status: statuses[host] ?? null,
       })),
       trust,
+      pending,
       commit: fleetCommit,
       now: clock(),
       staleAfterMs,
@@ -339,6 +341,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     },
     setFleetInfo(info) {
       trust = info.trust;
+      pending = info.pending;
     },
     fleetStatus,
     close() {

@@ -2,7 +2,7 @@
 // hosts-by-state metric: per host, what is desired against what it last
 // reported, and how long ago.
 
-import type { FleetStatus, HostState, HostStatus, TrustStatus } from '../../schemas/protocol.js';
+import type { FleetStatus, HostState, HostStatus, PendingHead, TrustStatus } from '../../schemas/protocol.js';
 import type { HostGeneration, StoredStatus } from '../state/state-store.js';
 
 export interface HostFacts {
@@ -49,6 +49,7 @@ export function summarizeHost(facts: HostFacts, now: Date, staleAfterMs: number,
 export function summarizeFleet(args: {
   hosts: HostFacts[];
   trust: TrustStatus;
+  pending?: PendingHead;
   commit: string | null;
   now: Date;
   staleAfterMs: number;
@@ -63,6 +64,7 @@ export function summarizeFleet(args: {
     staleAfterSeconds: args.staleAfterMs / 1000,
     commit: args.commit,
     trust: args.trust,
+    ...(args.pending ? { pending: args.pending } : {}),
     hosts,
     summary: { total: hosts.length, byState },
   };

@@ -121,6 +121,10 @@ describe('plan', () => {
     const md = renderMarkdown(plan);
     expect(md).toContain('| edge-1 | `eth0/xdp` | params:');
     expect(md).toContain('| edge-3 (added) |');
+    // A host leaving the fleet is not torn down: no hook removals are planned, and the plan says so.
+    expect(plan.hosts[2]!.hooks).toEqual([]);
+    expect(renderText(plan, false)).toMatch(/host edge-2 \(removed\)\n {2}leaves the fleet: its agent keeps running what it runs now/);
+    expect(md).toContain('| edge-2 (removed) | | leaves the fleet');
     expect(hasChanges(planFleet(before, before))).toBe(false);
   });
 });

@@ -30,6 +30,7 @@ beforeAll(async () => {
       const ok = req.headers.authorization === `Basic ${Buffer.from('user:hunter2').toString('base64')}`;
       return void (ok ? res.end(counter) : res.writeHead(401).end());
     }
+    if (path === '/busy') return void res.writeHead(503).end('try later');
     if (path === '/other') return void res.end(Buffer.from('not the pinned bytes'));
     if (path === '/endless') {
       // No content-length: the fetcher must cut the stream off, not buffer it.
@@ -64,6 +65,7 @@ function treeWithUrl(url: string, sha = counterSha) {
 
 describe('URL objects', () => {
   it('are downloaded once, checked against the pinned digest, and compile without the origin afterwards', async () => {
+    // (Each program's object is loaded once per compile, however many hosts use it.)
     const cacheDir = join(dir, 'cache-a');
     const fetchUrl = createUrlObjectFetcher({ cacheDir, maxBytes: 1 << 20 });
     const r = await compileFleet(treeWithUrl(`${base}/counter.bpf.o`), { fetchUrl });
@@ -71,7 +73,6 @@ describe('URL objects', () => {
     if (!r.ok) return;
     expect(r.fleet.objects[counterSha]).toBe(`${base}/counter.bpf.o`);
     expect(readFileSync(join(cacheDir, counterSha))).toEqual(Buffer.from(counter));
-    // Three hosts use the counter: one download.
     expect(hits.get('/counter.bpf.o')).toBe(1);
 
     // The origin gone: a second compile (a restarted reconciler) uses the cache.
@@ -105,12 +106,32 @@ describe('URL objects', () => {
     expect(existsSync(join(cacheDir, counterSha))).toBe(false);
   });
 
+  it('a 4xx is a verdict on the URL (ObjectUrlRefused); a 5xx or a dead origin is worth retrying (ObjectFetchFailed)', async () => {
+    const fetchUrl = createUrlObjectFetcher({ maxBytes: 1 << 20, timeoutMs: 2_000 });
+    const codes = async (url: string) => {
+      const r = await compileFleet(treeWithUrl(url), { fetchUrl });
+      return r.diagnostics.map((x) => x.code);
+    };
+    expect(await codes(`${base}/missing`)).toEqual(['ObjectUrlRefused']);
+    expect(await codes(`${base}/busy`)).toEqual(['ObjectFetchFailed']);
+    expect(await codes('http://127.0.0.1:9/nothing-listens-here')).toEqual(['ObjectFetchFailed']);
+  });
+
+  it('where the cache is the only copy (the reconciler), failing to keep the bytes fails the fetch', async () => {
+    const blocker = join(dir, 'not-a-dir');
+    writeFileSync(blocker, 'a file where the cache directory should be');
+    const strict = createUrlObjectFetcher({ cacheDir: join(blocker, 'objects'), cacheRequired: true, maxBytes: 1 << 20 });
+    await expect(strict(`${base}/counter.bpf.o`, counterSha)).rejects.toMatchObject({ transient: true, message: expect.stringMatching(/cannot keep it in/) });
+    const lenient = createUrlObjectFetcher({ cacheDir: join(blocker, 'objects'), maxBytes: 1 << 20 });
+    expect(sha256Hex(await lenient(`${base}/counter.bpf.o`, counterSha))).toBe(counterSha);
+  });
+
   it('an HTTP error names the file, line, URL and status, and never a credential in the URL', async () => {
     const r = await compileFleet(treeWithUrl(`http://user:hunter2@127.0.0.1:${new URL(base).port}/missing?token=s3cret`), {
       fetchUrl: createUrlObjectFetcher({ maxBytes: 1 << 20 }),
     });
     expect(r.ok).toBe(false);
-    const d = r.diagnostics.find((x) => x.code === 'ObjectFetchFailed')!;
+    const d = r.diagnostics.find((x) => x.code === 'ObjectUrlRefused')!;
     expect(d).toMatchObject({ file: 'programs/counter/1.0.0.yaml', line: 9 });
     expect(d.message).toContain(`http://127.0.0.1:${new URL(base).port}/missing`);
     expect(d.message).toContain('HTTP 404, expected 200');
