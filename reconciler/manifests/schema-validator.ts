@@ -5,6 +5,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import addFormatsModule from 'ajv-formats';
 import hostSchema from '../../schemas/host.schema.json' with { type: 'json' };
 import programSchema from '../../schemas/program.schema.json' with { type: 'json' };
+import { canonicalJson } from '../../schemas/canonical-json.js';
 import type { Diagnostic } from './diagnostic.js';
 import type { ParsedYaml } from './yaml-document.js';
 
@@ -27,9 +28,30 @@ export const validateHostDoc = manifestAjv.getSchema(hostSchema.$id)!;
 const paramAjv = new Ajv2020({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
 (addFormats as unknown as (a: Ajv2020) => void)(paramAjv);
 
+// ajv keeps every schema it compiled, keyed by object identity, and each commit
+// parses a fresh object: a long-lived reconciler would grow by one compiled
+// validator per program version per commit (found by the steady soak). So the
+// validators are shared by content and bounded; an evicted one leaves ajv too.
+const MAX_PARAM_VALIDATORS = 256;
+const paramValidators = new Map<string, { schema: object; validate: ValidateFunction }>();
+
 export function compileParameterSchema(schema: object): { validate?: ValidateFunction; error?: string } {
+  const key = canonicalJson(schema);
+  const hit = paramValidators.get(key);
+  if (hit) {
+    paramValidators.delete(key); // most recently used last
+    paramValidators.set(key, hit);
+    return { validate: hit.validate };
+  }
   try {
-    return { validate: paramAjv.compile(schema) };
+    const validate = paramAjv.compile(schema);
+    paramValidators.set(key, { schema, validate });
+    if (paramValidators.size > MAX_PARAM_VALIDATORS) {
+      const [oldest, entry] = paramValidators.entries().next().value as [string, { schema: object }];
+      paramValidators.delete(oldest);
+      paramAjv.removeSchema(entry.schema);
+    }
+    return { validate };
   } catch (err) {
     return { error: (err as Error).message };
   }
