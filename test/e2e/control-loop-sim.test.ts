@@ -111,10 +111,11 @@ describe('program objects given by URL', () => {
     expect(f.pending).toBeUndefined();
     expect(existsSync(join(h.reconcilerStateDir, 'objects', sha))).toBe(true);
 
-    // A URL that is wrong for good (404) is a verdict on the commit, not a retry.
-    const wrong = h.commit('counter: a typo in the URL', (repo) => {
+    // A new object at a URL that is wrong for good (404) is a verdict on the commit, not a retry.
+    // (The same digest at another URL would not even be fetched: the cache is keyed by sha256.)
+    const wrong = h.commit('counter: a new build, at a URL with a typo', (repo) => {
       const p = join(repo, 'programs/counter/1.0.0.yaml');
-      writeFileSync(p, readFileSync(p, 'utf8').replace('/objects/counter.bpf.o', '/objects/countr.bpf.o'));
+      writeFileSync(p, readFileSync(p, 'utf8').replace('/objects/counter.bpf.o', '/objects/countr-2.bpf.o').replace(sha, 'b'.repeat(64)));
     });
     const refused = await h.waitFor((x) => x.trust.status === 'refused' && x.trust.commit === wrong, 'the typo to be refused');
     expect(refused.trust).toMatchObject({ reason: 'InvalidCommit', message: expect.stringMatching(/ObjectUrlRefused|HTTP 404/) });
