@@ -54,6 +54,9 @@ export function createUrlObjectFetcher(o: UrlObjectOptions): FetchUrlObject {
       throw new ObjectFetchError('not a URL', false);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ObjectFetchError('expected an http or https URL', false);
+    // Link-local addresses are where cloud metadata services answer; no artifact server lives there,
+    // and `validate` on a pull request must not be a way to query them.
+    if (/^169\.254\.|^\[fe[89ab][0-9a-f]:/i.test(parsed.hostname)) throw new ObjectFetchError('link-local addresses (cloud metadata services) are refused', false);
     // Credentials in the URL become a Basic authorization header, as curl does.
     const headers: Record<string, string> = { accept: 'application/octet-stream, */*' };
     if (parsed.username || parsed.password) {

@@ -145,6 +145,13 @@ describe('URL objects', () => {
     expect(sha256Hex(bytes)).toBe(counterSha);
   });
 
+  it('link-local addresses (cloud metadata services) are refused before any packet is sent', async () => {
+    const f = createUrlObjectFetcher({ maxBytes: 1 << 20 });
+    for (const url of ['http://169.254.169.254/latest/meta-data', 'http://[fe80::1]/x.o']) {
+      await expect(f(url, counterSha)).rejects.toMatchObject({ transient: false, message: expect.stringMatching(/link-local/) });
+    }
+  });
+
   it('an endless body is cut off at the size limit', async () => {
     await expect(createUrlObjectFetcher({ maxBytes: 256 * 1024 })(`${base}/endless`, counterSha)).rejects.toThrow(/more than 262144 bytes/);
   });
