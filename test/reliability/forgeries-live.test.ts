@@ -28,6 +28,17 @@ const setMain = (id: string) => {
   git(h.repo, ['reset', '-q', '--hard', id]);
 };
 
+/** Builds commits on a scratch branch: the watched branch must never show an intermediate commit. */
+function offMain<T>(build: () => T): T {
+  git(h.repo, ['checkout', '-q', '-b', 'scratch']);
+  try {
+    return build();
+  } finally {
+    git(h.repo, ['checkout', '-q', '-f', 'main']);
+    git(h.repo, ['branch', '-q', '-D', 'scratch']);
+  }
+}
+
 /** Pushes a bad head, waits for the refusal, checks nothing moved, restores the good head. */
 async function refused(push: () => string, reasons: string[], messageHint?: RegExp) {
   const before = generations(await h.fleet());
@@ -84,7 +95,7 @@ describe('forged commits at a running fleet', () => {
 
   it('a tampered commit (good signature, edited message)', () =>
     refused(() => {
-      const c = gitCommitSigned(h.repo, h.signer, 'rate 100');
+      const c = offMain(() => gitCommitSigned(h.repo, h.signer, 'rate 100'));
       const bad = writeCommitObject(h.repo, catCommit(h.repo, c).replace('rate 100', 'rate 0'));
       setMain(bad);
       return bad;
@@ -92,7 +103,7 @@ describe('forged commits at a running fleet', () => {
 
   it('a tampered commit (good signature, another tree)', () =>
     refused(() => {
-      const c = commitEdits(h.repo, h.signer, 'harmless', { 'hosts/edge-1.yaml': (t) => `${t}# harmless\n` });
+      const c = offMain(() => commitEdits(h.repo, h.signer, 'harmless', { 'hosts/edge-1.yaml': (t) => `${t}# harmless\n` }));
       const evilTree = git(h.repo, ['rev-parse', `${good}^{tree}`]);
       const raw = catCommit(h.repo, c).replace(/^tree [0-9a-f]{40}$/m, `tree ${evilTree}`);
       const bad = writeCommitObject(h.repo, raw);
@@ -102,7 +113,7 @@ describe('forged commits at a running fleet', () => {
 
   it('an SSH signature made for another namespace', () =>
     refused(() => {
-      const c = gitCommitSigned(h.repo, null, 'file namespace');
+      const c = offMain(() => gitCommitSigned(h.repo, null, 'file namespace'));
       const raw = catCommit(h.repo, c);
       const bad = writeCommitObject(h.repo, spliceSignature(raw, sshSign(h.signer, commitPayloadText(raw), 'file')));
       setMain(bad);
