@@ -85,7 +85,7 @@ describe('forged commits at a running fleet', () => {
 
   it('a signature with its bytes flipped', () =>
     refused(() => {
-      const c = gitCommitSigned(h.repo, h.signer, 'to be broken');
+      const c = offMain(() => gitCommitSigned(h.repo, h.signer, 'to be broken'));
       const raw = catCommit(h.repo, c);
       const i = raw.indexOf('-----BEGIN SSH SIGNATURE-----') + 120;
       const bad = writeCommitObject(h.repo, raw.slice(0, i) + (raw[i] === 'A' ? 'B' : 'A') + raw.slice(i + 1));
