@@ -102,6 +102,7 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
         log: (e) => {
           log.debug({ ...e }, `apply: ${e.event}`);
           // Drift is found by whichever path applies next (the watch or a new document).
+          if (e.event === 'planned') for (const d of e.drift) driftEvents.inc({ kind: d.kind });
           if (e.event === 'planned' && e.drift.length) log.warn({ drift: e.drift.map((d) => `${d.iface}/${d.hook}:${d.kind}`) }, heal ? 'drift detected; repairing' : 'drift detected');
         },
       });
@@ -201,16 +202,16 @@ export async function startAgent(cfg: AgentConfig, log: ClientLogger): Promise<A
   const tick = async () => {
     if (await retryFailed()) return;
     const drift = await datapath.drift().catch(() => []);
-    for (const d of drift) driftEvents.inc({ kind: d.kind });
     if (drift.length) {
       if (selfHeal && lastDoc && state !== 'applying') {
-        // apply() logs the drift it finds and repairs.
+        // apply() logs and counts the drift it finds and repairs.
         const doc = lastDoc;
         const run = applying.then(() => apply(doc, true));
         applying = run.catch(() => undefined);
         await applying;
         return;
       }
+      for (const d of drift) driftEvents.inc({ kind: d.kind });
       log.warn({ drift: drift.map((d) => `${d.iface}/${d.hook}:${d.kind}`) }, 'drift detected');
     }
     await report();
