@@ -10,15 +10,21 @@ afterAll(async () => {
   for (const h of harnesses) await h.cleanup();
 });
 
+/** A fleet whose reconciler and agents run and have converged on the introduction. */
+async function convergedFleet(opts: Parameters<typeof createHarness>[0]): Promise<Harness> {
+  const h = await createHarness(opts);
+  harnesses.push(h);
+  await h.startReconciler();
+  for (const host of opts.hosts) await h.startAgent(host);
+  await h.waitConverged(h.introduction);
+  return h;
+}
+
 for (const remote of [false, true]) {
   describe(`control loop, sim datapath, ${remote ? 'file:// remote' : 'local repository'}`, () => {
     it('converges, follows a signed commit, refuses a force-push back', async () => {
-      const h = await createHarness({ hosts: ['edge-1', 'edge-2'], datapath: 'sim', remote });
-      harnesses.push(h);
-      await h.startReconciler();
-      await h.startAgent('edge-1');
-      await h.startAgent('edge-2');
-      const f0 = await h.waitConverged(h.introduction);
+      const h = await convergedFleet({ hosts: ['edge-1', 'edge-2'], datapath: 'sim', remote });
+      const f0 = await h.fleet();
       expect(f0.hosts.every((x) => x.reported?.datapath === 'sim')).toBe(true);
 
       const next = h.commit('edge-1: lower the rate', (repo) => {
@@ -42,11 +48,7 @@ describe('webhook and metrics', () => {
     const { webhookSignature } = await import('../../reconciler/server/webhook-signature.js');
     const secret = 'hook-secret-for-tests';
     // Fetch only once a minute: without the webhook the change would take up to 60 s.
-    const h = await createHarness({ hosts: ['edge-1'], datapath: 'sim', remote: true, fetchIntervalSeconds: 60, webhookSecret: secret });
-    harnesses.push(h);
-    await h.startReconciler();
-    await h.startAgent('edge-1');
-    await h.waitConverged(h.introduction);
+    const h = await convergedFleet({ hosts: ['edge-1'], datapath: 'sim', remote: true, fetchIntervalSeconds: 60, webhookSecret: secret });
 
     const next = h.commit('edge-1: lower the rate', (repo) => {
       const f = join(repo, 'hosts/edge-1.yaml');
@@ -86,11 +88,7 @@ describe('program objects given by URL', () => {
     await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(origin.address() as { port: number }).port}/objects/counter.bpf.o`;
 
-    const h = await createHarness({ hosts: ['edge-1'], datapath: 'sim' });
-    harnesses.push(h);
-    await h.startReconciler();
-    await h.startAgent('edge-1');
-    await h.waitConverged(h.introduction);
+    const h = await convergedFleet({ hosts: ['edge-1'], datapath: 'sim' });
 
     // The origin answers 503: the head is authenticated but waits, and status says why.
     const next = h.commit('counter: object from the artifact server', (repo) => {
@@ -135,12 +133,7 @@ describe('program objects given by URL', () => {
 describe('taking a host out of the fleet', () => {
   it('a deleted Host file leaves its chains running and shows the host unmanaged; an empty Host removes them', async () => {
     const { rmSync } = await import('node:fs');
-    const h = await createHarness({ hosts: ['edge-1', 'edge-2'], datapath: 'sim' });
-    harnesses.push(h);
-    await h.startReconciler();
-    await h.startAgent('edge-1');
-    await h.startAgent('edge-2');
-    await h.waitConverged(h.introduction);
+    const h = await convergedFleet({ hosts: ['edge-1', 'edge-2'], datapath: 'sim' });
     const reportedHooks = () => (JSON.parse(readFileSync(join(h.reconcilerStateDir, 'state/status/edge-2.json'), 'utf8')) as { report: { hooks: unknown[] } }).report.hooks;
     expect(reportedHooks().length).toBeGreaterThan(0);
 
@@ -172,12 +165,7 @@ describe('taking a host out of the fleet', () => {
 
 describe('bpfleet plan --running', () => {
   it('diffs HEAD with what each agent reports: only the host that missed a commit has changes', async () => {
-    const h = await createHarness({ hosts: ['edge-1', 'edge-2'], datapath: 'sim' });
-    harnesses.push(h);
-    await h.startReconciler();
-    await h.startAgent('edge-1');
-    await h.startAgent('edge-2');
-    await h.waitConverged(h.introduction);
+    const h = await convergedFleet({ hosts: ['edge-1', 'edge-2'], datapath: 'sim' });
     const none = h.cli('plan', '--repo', h.repo, '--running', '--server', h.url);
     expect(none.stderr).toBe('');
     expect(none.status).toBe(0);
