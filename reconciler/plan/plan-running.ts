@@ -4,7 +4,7 @@
 // what a host that failed to apply still runs. Pure.
 
 import { canonicalHash } from '../../schemas/canonical-json.js';
-import type { FleetDesiredState, Hook, HostDesiredState } from '../../schemas/desired-state.js';
+import type { FleetDesiredState, Hook, HookState, HostDesiredState } from '../../schemas/desired-state.js';
 import type { ReportedHook } from '../../schemas/protocol.js';
 import { compareHookKeys, diffHook, fleetPlan, type FleetPlan, type HookChange, type HookView, type HostPlan } from './plan.js';
 
@@ -17,7 +17,7 @@ export interface RunningHost {
 
 // Reports carry the object digest and a hash of the params, not the entry or the values:
 // both sides are compared on (program, version, sha256) and the params hash.
-const desiredView = (chain: HostDesiredState['interfaces'][number]['hooks'][number]): HookView => ({
+const desiredAsReported = (chain: HookState): HookView => ({
   policy: chain.policy,
   chain: chain.chain.map((m) => ({ program: m.program, version: m.version, id: `${m.program}@${m.version}#${m.object.sha256}`, paramsKey: canonicalHash(m.params), params: m.params })),
 });
@@ -30,7 +30,7 @@ const runningView = (h: ReportedHook): HookView => ({
 export function planHostAgainstRunning(host: string, desired: HostDesiredState | undefined, running: ReportedHook[] | null): HostPlan {
   if (!desired) return { host, kind: running?.length ? 'removed' : 'unchanged', hooks: [] };
   const want = new Map<string, HookView>();
-  for (const i of desired.interfaces) for (const h of i.hooks) want.set(`${i.name}\0${h.hook}`, desiredView(h));
+  for (const i of desired.interfaces) for (const h of i.hooks) want.set(`${i.name}\0${h.hook}`, desiredAsReported(h));
   const have = new Map<string, HookView>();
   for (const h of running ?? []) have.set(`${h.iface}\0${h.hook}`, runningView(h));
   const keys = [...new Set([...want.keys(), ...have.keys()])].sort(compareHookKeys);
